@@ -1,0 +1,202 @@
+/*
+ * Document validation and merge patch. Each kind has one function that walks the body,
+ * rejects unknown fields (a typo such as "enabeld" must not pass silently) and reports
+ * every problem with the JSON pointer of the field at fault.
+ */
+#include "doc.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void sb_doc_error(json_t *errors, const char *path, const char *message)
+{
+    json_array_append_new(errors,
+                          sb_json_check(json_pack("{s:s, s:s}", "path", path, "message", message)));
+}
+
+/* Appends a JSON pointer token to base, escaping '~' and '/' as RFC 6901 says. */
+static void pointer_join(char *out, size_t cap, const char *base, const char *token)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s/", base);
+    for (const char *t = token; *t && n + 3 < cap; t++) {
+        if (*t == '~' || *t == '/') {
+            out[n++] = '~';
+            out[n++] = *t == '~' ? '0' : '1';
+        } else {
+            out[n++] = *t;
+        }
+    }
+    out[n < cap ? n : cap - 1] = '\0';
+}
+
+/* A field's rule: its name, whether it must be present, and its checker. */
+typedef void (*check_fn)(const json_t *v, const char *path, json_t *errors);
+typedef struct field {
+    const char *name;
+    bool required;
+    check_fn check;
+} field;
+
+static void check_object(const json_t *v, const char *path, const field *fields, json_t *errors)
+{
+    char sub[512];
+    if (!json_is_object(v)) {
+        sb_doc_error(errors, path, "must be an object");
+        return;
+    }
+    for (const field *f = fields; f->name; f++) {
+        json_t *fv = json_object_get(v, f->name);
+        pointer_join(sub, sizeof sub, path, f->name);
+        if (fv != NULL)
+            f->check(fv, sub, errors);
+        else if (f->required)
+            sb_doc_error(errors, sub, "is required");
+    }
+    const char *key;
+    json_t *fv;
+    json_object_foreach((json_t *)v, key, fv) {
+        const field *f = fields;
+        while (f->name && strcmp(f->name, key) != 0)
+            f++;
+        if (f->name == NULL) {
+            pointer_join(sub, sizeof sub, path, key);
+            sb_doc_error(errors, sub, "is not a known field");
+        }
+    }
+}
+
+static void check_bool(const json_t *v, const char *path, json_t *errors)
+{
+    if (!json_is_boolean(v))
+        sb_doc_error(errors, path, "must be true or false");
+}
+
+static void check_text(const json_t *v, const char *path, json_t *errors)
+{
+    if (!json_is_string(v))
+        sb_doc_error(errors, path, "must be a string");
+}
+
+static void check_model(const json_t *v, const char *path, json_t *errors)
+{
+    if (!json_is_string(v))
+        sb_doc_error(errors, path, "must be a model id (a string)");
+    else if (!sb_model_id_valid(json_string_value(v), json_string_length(v)))
+        sb_doc_error(errors, path,
+                     "is not a valid model id: 1-200 printable ASCII characters without "
+                     "spaces, quotes or backslashes");
+}
+
+static void check_model_or_null(const json_t *v, const char *path, json_t *errors)
+{
+    if (!json_is_null(v))
+        check_model(v, path, errors);
+}
+
+static void check_name(const json_t *v, const char *path, json_t *errors)
+{
+    if (!json_is_string(v) || !sb_name_valid(json_string_value(v), json_string_length(v)))
+        sb_doc_error(errors, path, "must be a name matching ^[a-z0-9][a-z0-9._-]{0,63}$");
+}
+
+static void check_models(const json_t *v, const char *path, json_t *errors)
+{
+    char sub[512];
+    if (!json_is_array(v)) {
+        sb_doc_error(errors, path, "must be an array of model ids");
+        return;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        snprintf(sub, sizeof sub, "%s/%zu", path, i);
+        check_model(item, sub, errors);
+    }
+}
+
+static const field provider_fields[] = {
+    {"enabled", true, check_bool}, {"description", false, check_text}, {NULL, false, NULL}};
+static const field role_fields[] = {{"primary", true, check_model},
+                                    {"fallbacks", false, check_models},
+                                    {"description", false, check_text},
+                                    {NULL, false, NULL}};
+static const field failback_fields[] = {{"next", true, check_model_or_null}, {NULL, false, NULL}};
+static const field model_fields[] = {
+    {"provider", true, check_name}, {"description", false, check_text}, {NULL, false, NULL}};
+static const field provider_override_fields[] = {{"enabled", true, check_bool},
+                                                 {NULL, false, NULL}};
+
+static void check_role(const json_t *v, const char *path, json_t *errors)
+{
+    check_object(v, path, role_fields, errors);
+}
+
+static void check_provider_override(const json_t *v, const char *path, json_t *errors)
+{
+    check_object(v, path, provider_override_fields, errors);
+}
+
+/* An object whose keys are names and whose values each pass check. */
+static void check_name_map(const json_t *v, const char *path, check_fn check, json_t *errors)
+{
+    char sub[512];
+    if (!json_is_object(v)) {
+        sb_doc_error(errors, path, "must be an object");
+        return;
+    }
+    const char *key;
+    json_t *item;
+    json_object_foreach((json_t *)v, key, item) {
+        pointer_join(sub, sizeof sub, path, key);
+        if (!sb_name_valid(key, strlen(key)))
+            sb_doc_error(errors, sub, "key must be a name matching ^[a-z0-9][a-z0-9._-]{0,63}$");
+        else
+            check(item, sub, errors);
+    }
+}
+
+static void check_tenant_roles(const json_t *v, const char *path, json_t *errors)
+{
+    check_name_map(v, path, check_role, errors);
+}
+
+static void check_tenant_providers(const json_t *v, const char *path, json_t *errors)
+{
+    check_name_map(v, path, check_provider_override, errors);
+}
+
+static const field tenant_fields[] = {{"roles", false, check_tenant_roles},
+                                      {"providers", false, check_tenant_providers},
+                                      {"description", false, check_text},
+                                      {NULL, false, NULL}};
+
+static const field *const kind_fields[SB_KIND_COUNT] = {
+    [SB_PROVIDERS] = provider_fields, [SB_ROLES] = role_fields,   [SB_FAILBACK] = failback_fields,
+    [SB_MODELS] = model_fields,       [SB_TENANTS] = tenant_fields};
+
+int sb_doc_validate(int kind, const json_t *value, json_t *errors)
+{
+    size_t before = json_array_size(errors);
+    check_object(value, "", kind_fields[kind], errors);
+    return json_array_size(errors) == before ? 0 : -1;
+}
+
+json_t *sb_merge_patch(const json_t *target, const json_t *patch)
+{
+    if (!json_is_object(patch))
+        return json_incref((json_t *)patch);
+    json_t *out = json_is_object(target) ? json_copy((json_t *)target) : json_object();
+    sb_json_check(out);
+    const char *key;
+    json_t *pv;
+    json_object_foreach((json_t *)patch, key, pv) {
+        if (json_is_null(pv)) {
+            json_object_del(out, key);
+        } else {
+            json_t *merged = sb_merge_patch(json_object_get(out, key), pv);
+            json_object_set_new(out, key, merged);
+        }
+    }
+    return out;
+}

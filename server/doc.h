@@ -1,0 +1,29 @@
+/*
+ * Documents: validation of each kind's body against DESIGN.md, and JSON merge patch
+ * (RFC 7396). Pure functions, safe from any thread.
+ */
+#ifndef SB_DOC_H
+#define SB_DOC_H
+
+#include <jansson.h>
+
+/**
+ * Checks value as the body of a document of the given kind (enum sb_kind).
+ * @param[out] errors an array to which one {"path": JSON pointer, "message": text} object is
+ *             appended per problem found
+ * @return 0 when the document is valid, -1 when at least one error was appended
+ */
+int sb_doc_validate(int kind, const json_t *value, json_t *errors);
+
+/**
+ * Applies an RFC 7396 merge patch. Neither argument is modified; unchanged parts of target
+ * are shared with the result by reference.
+ * @param target the current document, or NULL when there is none
+ * @return a new reference to the patched value
+ */
+json_t *sb_merge_patch(const json_t *target, const json_t *patch);
+
+/** Appends {"path": path, "message": message} to errors. */
+void sb_doc_error(json_t *errors, const char *path, const char *message);
+
+#endif

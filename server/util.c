@@ -1,0 +1,161 @@
+/* Helpers shared by the daemon: see util.h. */
+#include "util.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const sb_kind_names[SB_KIND_COUNT] = {"providers", "roles", "failback", "models",
+                                                  "tenants"};
+
+int sb_kind_lookup(const char *s, size_t len)
+{
+    for (int k = 0; k < SB_KIND_COUNT; k++)
+        if (strlen(sb_kind_names[k]) == len && memcmp(sb_kind_names[k], s, len) == 0)
+            return k;
+    return -1;
+}
+
+bool sb_name_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '.' || c == '_' || c == '-'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool sb_model_id_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 200)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+bool sb_id_valid(int kind, const char *s, size_t len)
+{
+    if (kind == SB_FAILBACK || kind == SB_MODELS)
+        return sb_model_id_valid(s, len);
+    return sb_name_valid(s, len);
+}
+
+size_t sb_base64url(const unsigned char *in, size_t len, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0, i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+        out[o++] = tab[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        if (i + 1 < len)
+            out[o++] = tab[v >> 6 & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void sb_etag(const void *body, size_t len, char out[SB_ETAG_LEN + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(body, len, md);
+    out[0] = '"';
+    size_t n = sb_base64url(md, 16, out + 1);
+    out[1 + n] = '"';
+    out[2 + n] = '\0';
+}
+
+void sb_now_rfc3339(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void oom(void)
+{
+    fputs("switchboard: out of memory\n", stderr);
+    abort();
+}
+
+void *sb_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+void *sb_xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (p == NULL)
+        oom();
+    return p;
+}
+
+char *sb_xstrndup(const char *s, size_t n)
+{
+    char *p = sb_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+json_t *sb_json_check(json_t *v)
+{
+    if (v == NULL)
+        oom();
+    return v;
+}
+
+void sb_buf_add(sb_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = sb_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sb_buf_adds(sb_buf *b, const char *s)
+{
+    sb_buf_add(b, s, strlen(s));
+}
+
+static int buf_dump_cb(const char *p, size_t n, void *data)
+{
+    sb_buf_add(data, p, n);
+    return 0;
+}
+
+void sb_buf_add_json(sb_buf *b, const json_t *v, size_t flags)
+{
+    json_dump_callback(v, buf_dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY | flags);
+}
