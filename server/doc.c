@@ -55,7 +55,8 @@ static void check_object(const json_t *v, const char *path, const field *fields,
     }
     const char *key;
     json_t *fv;
-    json_object_foreach((json_t *)v, key, fv) {
+    json_object_foreach((json_t *)v, key, fv)
+    {
         const field *f = fields;
         while (f->name && strcmp(f->name, key) != 0)
             f++;
@@ -109,7 +110,8 @@ static void check_models(const json_t *v, const char *path, json_t *errors)
     }
     size_t i;
     json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         snprintf(sub, sizeof sub, "%s/%zu", path, i);
         check_model(item, sub, errors);
     }
@@ -147,7 +149,8 @@ static void check_name_map(const json_t *v, const char *path, check_fn check, js
     }
     const char *key;
     json_t *item;
-    json_object_foreach((json_t *)v, key, item) {
+    json_object_foreach((json_t *)v, key, item)
+    {
         pointer_join(sub, sizeof sub, path, key);
         if (!sb_name_valid(key, strlen(key)))
             sb_doc_error(errors, sub, "key must be a name matching ^[a-z0-9][a-z0-9._-]{0,63}$");
@@ -171,9 +174,11 @@ static const field tenant_fields[] = {{"roles", false, check_tenant_roles},
                                       {"description", false, check_text},
                                       {NULL, false, NULL}};
 
-static const field *const kind_fields[SB_KIND_COUNT] = {
-    [SB_PROVIDERS] = provider_fields, [SB_ROLES] = role_fields,   [SB_FAILBACK] = failback_fields,
-    [SB_MODELS] = model_fields,       [SB_TENANTS] = tenant_fields};
+static const field *const kind_fields[SB_KIND_COUNT] = {[SB_PROVIDERS] = provider_fields,
+                                                        [SB_ROLES] = role_fields,
+                                                        [SB_FAILBACK] = failback_fields,
+                                                        [SB_MODELS] = model_fields,
+                                                        [SB_TENANTS] = tenant_fields};
 
 int sb_doc_validate(int kind, const json_t *value, json_t *errors)
 {
@@ -190,7 +195,8 @@ json_t *sb_merge_patch(const json_t *target, const json_t *patch)
     sb_json_check(out);
     const char *key;
     json_t *pv;
-    json_object_foreach((json_t *)patch, key, pv) {
+    json_object_foreach((json_t *)patch, key, pv)
+    {
         if (json_is_null(pv)) {
             json_object_del(out, key);
         } else {
@@ -199,4 +205,55 @@ json_t *sb_merge_patch(const json_t *target, const json_t *patch)
         }
     }
     return out;
+}
+
+int sb_topology_validate(const json_t *topology, json_t *errors)
+{
+    size_t before = json_array_size(errors);
+    char path[512];
+    if (!json_is_object(topology)) {
+        sb_doc_error(errors, "", "a topology must be an object of kind -> id -> document");
+        return -1;
+    }
+    const char *kname;
+    json_t *docs;
+    json_object_foreach((json_t *)topology, kname, docs)
+    {
+        int kind = sb_kind_lookup(kname, strlen(kname));
+        pointer_join(path, sizeof path, "", kname);
+        if (kind < 0) {
+            if (strcmp(kname, "revision") != 0 && strcmp(kname, "answers") != 0)
+                sb_doc_error(errors, path,
+                             "is not a kind (providers, roles, failback, models, tenants)");
+            continue;
+        }
+        if (!json_is_object(docs)) {
+            sb_doc_error(errors, path, "must be an object of id -> document");
+            continue;
+        }
+        const char *id;
+        json_t *doc;
+        json_object_foreach(docs, id, doc)
+        {
+            char sub[512];
+            pointer_join(sub, sizeof sub, path, id);
+            if (!sb_id_valid(kind, id, strlen(id))) {
+                sb_doc_error(errors, sub, "is not a valid id for this kind");
+                continue;
+            }
+            json_t *doc_errors = sb_json_check(json_array());
+            sb_doc_validate(kind, doc, doc_errors);
+            size_t k;
+            json_t *e;
+            json_array_foreach(doc_errors, k, e)
+            {
+                char full[1024];
+                snprintf(full, sizeof full, "%s%s", sub,
+                         json_string_value(json_object_get(e, "path")));
+                sb_doc_error(errors, full, json_string_value(json_object_get(e, "message")));
+            }
+            json_decref(doc_errors);
+        }
+    }
+    return json_array_size(errors) == before ? 0 : -1;
 }

@@ -26,4 +26,10 @@ json_t *sb_merge_patch(const json_t *target, const json_t *patch);
 /** Appends {"path": path, "message": message} to errors. */
 void sb_doc_error(json_t *errors, const char *path, const char *message);
 
+/**
+ * Checks a topology file: an object of kind -> id -> document ("revision" and "answers" are
+ * ignored, so an export applies back). Every id and document is checked.
+ * @return 0 when valid, -1 with one error per problem appended to errors
+ */
+int sb_topology_validate(const json_t *topology, json_t *errors);
 #endif

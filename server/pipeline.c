@@ -40,8 +40,7 @@ static bool listed(const char *const *list, size_t n, const char *model)
 }
 
 /* Step 2 and 3: at most max candidates, deduplicated, into out. */
-static size_t candidates(const json_t *docs, const json_t *assignment, const char **out,
-                         size_t max)
+static size_t candidates(const json_t *docs, const json_t *assignment, const char **out, size_t max)
 {
     size_t n = 0;
     const char *primary = json_string_value(json_object_get(assignment, "primary"));
@@ -52,7 +51,8 @@ static size_t candidates(const json_t *docs, const json_t *assignment, const cha
     if (json_is_array(fallbacks)) {
         size_t i;
         json_t *f;
-        json_array_foreach(fallbacks, i, f) {
+        json_array_foreach(fallbacks, i, f)
+        {
             const char *m = json_string_value(f);
             if (m != NULL && n < max && !listed(out, n, m))
                 out[n++] = m;
@@ -61,7 +61,8 @@ static size_t candidates(const json_t *docs, const json_t *assignment, const cha
     }
     const json_t *failback = kind_of(docs, SB_FAILBACK);
     for (const char *cur = primary; n < SB_CHAIN_MAX;) {
-        const char *next = json_string_value(json_object_get(json_object_get(failback, cur), "next"));
+        const char *next =
+            json_string_value(json_object_get(json_object_get(failback, cur), "next"));
         if (next == NULL || listed(out, n, next))
             break;
         out[n++] = cur = next;
@@ -75,7 +76,8 @@ static int provider_switch(const json_t *docs, const json_t *tenant_doc, const c
     const json_t *o = json_object_get(json_object_get(tenant_doc, "providers"), provider);
     const json_t *enabled = json_object_get(o, "enabled");
     if (!json_is_boolean(enabled))
-        enabled = json_object_get(json_object_get(kind_of(docs, SB_PROVIDERS), provider), "enabled");
+        enabled =
+            json_object_get(json_object_get(kind_of(docs, SB_PROVIDERS), provider), "enabled");
     if (!json_is_boolean(enabled))
         return -1;
     return json_is_true(enabled);
@@ -101,10 +103,9 @@ json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant)
         char buf[201];
         const char *provider = sb_model_provider(docs, cand[i], buf);
         if (provider != NULL && provider_switch(docs, tenant_doc, provider) == 0) {
-            json_array_append_new(dropped,
-                                  sb_json_check(json_pack("{s:s, s:s, s:s}", "model", cand[i],
-                                                          "provider", provider, "reason",
-                                                          "provider_disabled")));
+            json_array_append_new(
+                dropped, sb_json_check(json_pack("{s:s, s:s, s:s}", "model", cand[i], "provider",
+                                                 provider, "reason", "provider_disabled")));
         } else {
             json_array_append_new(kept, sb_json_check(json_string(cand[i])));
         }

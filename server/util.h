@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define SB_DOC_MAX (64 * 1024) /* the largest document, and the largest request body */
-#define SB_ETAG_LEN 24         /* '"' + 22 base64url characters + '"' */
-#define SB_CHAIN_MAX 16        /* models in one failback chain at the most */
+#define SB_DOC_MAX   (64 * 1024) /* the largest document, and the largest request body */
+#define SB_ETAG_LEN  24          /* '"' + 22 base64url characters + '"' */
+#define SB_CHAIN_MAX 16          /* models in one failback chain at the most */
 
 /* The document kinds, in the order every listing uses. */
 enum sb_kind { SB_PROVIDERS, SB_ROLES, SB_FAILBACK, SB_MODELS, SB_TENANTS, SB_KIND_COUNT };

@@ -36,13 +36,13 @@ static const dcase cases[] = {
     {SB_MODELS, "{\"provider\":\"Workers\"}", "/provider"},
     {SB_MODELS, "{\"provider\":\"x\",\"extra\":1}", "/extra"},
     {SB_TENANTS, "{}", NULL},
-    {SB_TENANTS, "{\"roles\":{\"security\":{\"primary\":\"a/b\"}},\"providers\":{\"openai\":"
-                 "{\"enabled\":false}}}",
+    {SB_TENANTS,
+     "{\"roles\":{\"security\":{\"primary\":\"a/b\"}},\"providers\":{\"openai\":"
+     "{\"enabled\":false}}}",
      NULL},
     {SB_TENANTS, "{\"roles\":{\"security\":{\"primary\":1}}}", "/roles/security/primary"},
     {SB_TENANTS, "{\"roles\":{\"Bad Name\":{\"primary\":\"a\"}}}", "/roles/Bad Name"},
-    {SB_TENANTS, "{\"providers\":{\"openai\":{\"enabled\":false,\"x\":1}}}",
-     "/providers/openai/x"},
+    {SB_TENANTS, "{\"providers\":{\"openai\":{\"enabled\":false,\"x\":1}}}", "/providers/openai/x"},
     {SB_TENANTS, "{\"providers\":{\"openai\":{}}}", "/providers/openai/enabled"},
 };
 

@@ -7,7 +7,7 @@
 
 typedef struct pcase {
     const char *name;
-    const char *docs;   /* {kind: {id: doc}} */
+    const char *docs; /* {kind: {id: doc}} */
     const char *role;
     const char *tenant; /* NULL: none */
     const char *expect; /* the answer, or NULL for "no such role" */
@@ -62,9 +62,9 @@ static const pcase cases[] = {
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[\"b/2\",\"c/3\"],"
      "\"dropped\":[]}"},
-    {"self loop", "{\"roles\":{\"r\":{\"primary\":\"a/1\"}},\"failback\":{\"a/1\":{\"next\":\"a/1\"}}}",
-     "r", NULL,
-     "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},
+    {"self loop",
+     "{\"roles\":{\"r\":{\"primary\":\"a/1\"}},\"failback\":{\"a/1\":{\"next\":\"a/1\"}}}", "r",
+     NULL, "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},
     {"chain capped at 16 models",
      "{\"roles\":{\"r\":{\"primary\":\"m/0\"}},\"failback\":{"
      "\"m/0\":{\"next\":\"m/1\"},\"m/1\":{\"next\":\"m/2\"},\"m/2\":{\"next\":\"m/3\"},"
@@ -80,12 +80,22 @@ static const pcase cases[] = {
     {"cap counts disabled models too",
      "{" P("\"m\":{\"enabled\":false},\"n\":{\"enabled\":true}") ",\"roles\":{\"r\":{\"primary\":"
                                                                  "\"m/0\"}},\"failback\":{"
-     "\"m/0\":{\"next\":\"m/1\"},\"m/1\":{\"next\":\"m/2\"},\"m/2\":{\"next\":\"m/3\"},"
-     "\"m/3\":{\"next\":\"m/4\"},\"m/4\":{\"next\":\"m/5\"},\"m/5\":{\"next\":\"m/6\"},"
-     "\"m/6\":{\"next\":\"m/7\"},\"m/7\":{\"next\":\"m/8\"},\"m/8\":{\"next\":\"m/9\"},"
-     "\"m/9\":{\"next\":\"m/10\"},\"m/10\":{\"next\":\"m/11\"},\"m/11\":{\"next\":\"m/12\"},"
-     "\"m/12\":{\"next\":\"m/13\"},\"m/13\":{\"next\":\"m/14\"},\"m/14\":{\"next\":\"m/15\"},"
-     "\"m/15\":{\"next\":\"n/16\"}}}",
+                                                                 "\"m/0\":{\"next\":\"m/1\"},\"m/"
+                                                                 "1\":{\"next\":\"m/2\"},\"m/"
+                                                                 "2\":{\"next\":\"m/3\"},"
+                                                                 "\"m/3\":{\"next\":\"m/4\"},\"m/"
+                                                                 "4\":{\"next\":\"m/5\"},\"m/"
+                                                                 "5\":{\"next\":\"m/6\"},"
+                                                                 "\"m/6\":{\"next\":\"m/7\"},\"m/"
+                                                                 "7\":{\"next\":\"m/8\"},\"m/"
+                                                                 "8\":{\"next\":\"m/9\"},"
+                                                                 "\"m/9\":{\"next\":\"m/10\"},\"m/"
+                                                                 "10\":{\"next\":\"m/11\"},\"m/"
+                                                                 "11\":{\"next\":\"m/12\"},"
+                                                                 "\"m/12\":{\"next\":\"m/13\"},\"m/"
+                                                                 "13\":{\"next\":\"m/14\"},\"m/"
+                                                                 "14\":{\"next\":\"m/15\"},"
+                                                                 "\"m/15\":{\"next\":\"n/16\"}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":null,\"fallbacks\":[],\"dropped\":["
      "{\"model\":\"m/0\",\"provider\":\"m\",\"reason\":\"provider_disabled\"},"
@@ -111,21 +121,31 @@ static const pcase cases[] = {
      "\"dropped\":[]}"},
     {"models registry overrides the id prefix",
      "{" P("\"workers-ai\":{\"enabled\":false},\"cf\":{\"enabled\":true}") ",\"models\":{"
-     "\"cf/kimi\":{\"provider\":\"workers-ai\"},\"plain\":{\"provider\":\"cf\"}},"
-     "\"roles\":{\"r\":{\"primary\":\"cf/kimi\",\"fallbacks\":[\"plain\",\"cf/other\"]}}}",
+                                                                           "\"cf/"
+                                                                           "kimi\":{\"provider\":"
+                                                                           "\"workers-ai\"},"
+                                                                           "\"plain\":{"
+                                                                           "\"provider\":\"cf\"}},"
+                                                                           "\"roles\":{\"r\":{"
+                                                                           "\"primary\":\"cf/"
+                                                                           "kimi\",\"fallbacks\":["
+                                                                           "\"plain\",\"cf/"
+                                                                           "other\"]}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"plain\",\"fallbacks\":[\"cf/other\"],"
      "\"dropped\":[{\"model\":\"cf/kimi\",\"provider\":\"workers-ai\",\"reason\":"
      "\"provider_disabled\"}]}"},
     {"registry entry gives a provider to an id without a slash",
      "{" P("\"local\":{\"enabled\":false}") ",\"models\":{\"llama\":{\"provider\":\"local\"}},"
-     "\"roles\":{\"r\":{\"primary\":\"llama\",\"fallbacks\":[\"x/1\"]}}}",
+                                            "\"roles\":{\"r\":{\"primary\":\"llama\",\"fallbacks\":"
+                                            "[\"x/1\"]}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"x/1\",\"fallbacks\":[],\"dropped\":["
      "{\"model\":\"llama\",\"provider\":\"local\",\"reason\":\"provider_disabled\"}]}"},
     {"model id with several slashes uses the first segment",
      "{" P("\"workers-ai\":{\"enabled\":false}") ",\"roles\":{\"r\":{\"primary\":"
-     "\"workers-ai/@cf/moonshotai/kimi-k2.5\",\"fallbacks\":[\"a/b/c\"]}}}",
+                                                 "\"workers-ai/@cf/moonshotai/"
+                                                 "kimi-k2.5\",\"fallbacks\":[\"a/b/c\"]}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/b/c\",\"fallbacks\":[],\"dropped\":["
      "{\"model\":\"workers-ai/@cf/moonshotai/kimi-k2.5\",\"provider\":\"workers-ai\","
@@ -146,13 +166,17 @@ static const pcase cases[] = {
      "{\"tenants\":{\"acme\":{\"roles\":{\"own\":{\"primary\":\"a/1\"}}}}}", "own", NULL, NULL},
     {"tenant provider override disables a globally enabled provider",
      "{" P("\"a\":{\"enabled\":true}") ",\"roles\":{\"r\":{\"primary\":\"a/1\",\"fallbacks\":"
-     "[\"b/2\"]}},\"tenants\":{\"acme\":{\"providers\":{\"a\":{\"enabled\":false}}}}}",
+                                       "[\"b/"
+                                       "2\"]}},\"tenants\":{\"acme\":{\"providers\":{\"a\":{"
+                                       "\"enabled\":false}}}}}",
      "r", "acme",
      "{\"role\":\"r\",\"tenant\":\"acme\",\"primary\":\"b/2\",\"fallbacks\":[],\"dropped\":["
      "{\"model\":\"a/1\",\"provider\":\"a\",\"reason\":\"provider_disabled\"}]}"},
     {"tenant provider override enables a globally disabled provider",
      "{" P("\"a\":{\"enabled\":false}") ",\"roles\":{\"r\":{\"primary\":\"a/1\",\"fallbacks\":"
-     "[\"b/2\"]}},\"tenants\":{\"acme\":{\"providers\":{\"a\":{\"enabled\":true}}}}}",
+                                        "[\"b/"
+                                        "2\"]}},\"tenants\":{\"acme\":{\"providers\":{\"a\":{"
+                                        "\"enabled\":true}}}}}",
      "r", "acme",
      "{\"role\":\"r\",\"tenant\":\"acme\",\"primary\":\"a/1\",\"fallbacks\":[\"b/2\"],"
      "\"dropped\":[]}"},
@@ -164,7 +188,7 @@ static const pcase cases[] = {
      "{\"model\":\"a/1\",\"provider\":\"a\",\"reason\":\"provider_disabled\"}]}"},
     {"global answer ignores tenant overrides",
      "{" P("\"a\":{\"enabled\":true}") ",\"roles\":{\"r\":{\"primary\":\"a/1\"}},\"tenants\":{"
-     "\"acme\":{\"providers\":{\"a\":{\"enabled\":false}}}}}",
+                                       "\"acme\":{\"providers\":{\"a\":{\"enabled\":false}}}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},
     {"unknown tenant resolves without overrides", "{\"roles\":{\"r\":{\"primary\":\"a/1\"}}}", "r",
@@ -172,14 +196,15 @@ static const pcase cases[] = {
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},
     {"everything dropped gives a null primary",
      "{" P("\"a\":{\"enabled\":false},\"b\":{\"enabled\":false}") ",\"roles\":{\"r\":{"
-     "\"primary\":\"a/1\",\"fallbacks\":[\"b/2\"]}}}",
+                                                                  "\"primary\":\"a/"
+                                                                  "1\",\"fallbacks\":[\"b/2\"]}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":null,\"fallbacks\":[],\"dropped\":["
      "{\"model\":\"a/1\",\"provider\":\"a\",\"reason\":\"provider_disabled\"},"
      "{\"model\":\"b/2\",\"provider\":\"b\",\"reason\":\"provider_disabled\"}]}"},
     {"disabled models in a failback chain are dropped but the chain goes on",
      "{" P("\"b\":{\"enabled\":false}") ",\"roles\":{\"r\":{\"primary\":\"a/1\"}},\"failback\":{"
-     "\"a/1\":{\"next\":\"b/2\"},\"b/2\":{\"next\":\"c/3\"}}}",
+                                        "\"a/1\":{\"next\":\"b/2\"},\"b/2\":{\"next\":\"c/3\"}}}",
      "r", NULL,
      "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[\"c/3\"],\"dropped\":["
      "{\"model\":\"b/2\",\"provider\":\"b\",\"reason\":\"provider_disabled\"}]}"},

@@ -1,0 +1,274 @@
+/*
+ * The admin API: GET/PUT/PATCH/DELETE /admin/<kind>[/<id>] and POST /admin/txn. Reads come
+ * from the snapshot; writes are parsed and checked for form here, then handed to the writer
+ * thread (writer.c), which checks them against the current state and answers.
+ */
+#include "http.h"
+#include "doc.h"
+#include "problem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_OPS    10000
+#define MAX_REASON 1024
+
+static bool method_is(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+static int method_not_allowed(h2o_req_t *req, const char *allow)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    return sb_reply_problem(req, sb_problem(SB_P_METHOD, NULL, "allowed here: %s", allow));
+}
+
+/* Parses the request body as JSON, or answers 400/413 and returns NULL. */
+static json_t *parse_body(h2o_req_t *req, size_t max)
+{
+    json_error_t err;
+    if (req->entity.len > max) {
+        sb_reply_problem(req, sb_problem(SB_P_TOO_LARGE, NULL,
+                                         "the body has %zu bytes; the limit is %zu",
+                                         req->entity.len, max));
+        return NULL;
+    }
+    json_t *v = json_loadb(req->entity.base ? req->entity.base : "", req->entity.len,
+                           JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+    if (v == NULL)
+        sb_reply_problem(req, sb_problem(SB_P_BAD_JSON, NULL, "line %d, column %d: %s", err.line,
+                                         err.column, err.text));
+    return v;
+}
+
+/* If-Match: "r<rev>" -> rev, "*" -> -2, absent -> -1; anything else answers 400 and gives -3. */
+static int64_t parse_if_match(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
+    if (i == -1)
+        return -1;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len == 1 && v.base[0] == '*')
+        return -2;
+    if (v.len >= 4 && v.len < 24 && v.base[0] == '"' && v.base[1] == 'r' &&
+        v.base[v.len - 1] == '"') {
+        int64_t rev = 0;
+        size_t k = 2;
+        for (; k < v.len - 1 && v.base[k] >= '0' && v.base[k] <= '9'; k++)
+            rev = rev * 10 + (v.base[k] - '0');
+        if (k == v.len - 1)
+            return rev;
+    }
+    sb_reply_problem(req,
+                     sb_problem(SB_P_BAD_REQUEST, NULL,
+                                "If-Match must be \"r<revision>\" (the document's ETag) or *"));
+    return -3;
+}
+
+static char *header_dup(h2o_req_t *req, const char *name, size_t max)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i == -1)
+        return NULL;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return sb_xstrndup(v.base, v.len < max ? v.len : max);
+}
+
+static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
+{
+    sb_write *w = sb_write_new();
+    w->ops = calloc(n_ops, sizeof *w->ops);
+    if (w->ops == NULL)
+        sb_json_check(NULL);
+    w->n_ops = n_ops;
+    w->actor = actor ? strdup(actor) : NULL;
+    w->reason = header_dup(req, "x-change-reason", MAX_REASON);
+    return w;
+}
+
+static void discard_write(sb_write *w)
+{
+    sb_write_clear(w);
+    free(w); /* sb_write_new's allocation starts with the sb_write */
+}
+
+static json_t *list_kind(const sb_snapshot *s, int kind)
+{
+    const json_t *docs = json_object_get(s->docs, sb_kind_names[kind]);
+    const json_t *revs = json_object_get(s->revs, sb_kind_names[kind]);
+    json_t *items = json_array();
+    const char *id;
+    json_t *v;
+    json_object_foreach((json_t *)docs, id, v)
+        json_array_append_new(items, json_pack("{s:s, s:O, s:O}", "id", id, "revision",
+                                               json_object_get(revs, id), "value", v));
+    return json_pack("{s:s, s:I, s:o}", "kind", sb_kind_names[kind], "revision",
+                     (json_int_t)s->revision, "items", items);
+}
+
+static int get_doc(h2o_req_t *req, const sb_snapshot *s, int kind, const char *id)
+{
+    json_t *v = json_object_get(json_object_get(s->docs, sb_kind_names[kind]), id);
+    if (v == NULL)
+        return sb_reply_problem(
+            req, sb_problem(SB_P_NOT_FOUND, NULL, "%s/%s does not exist", sb_kind_names[kind], id));
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"r%lld\"",
+             (long long)json_integer_value(
+                 json_object_get(json_object_get(s->revs, sb_kind_names[kind]), id)));
+    if (sb_if_none_match(req, etag)) {
+        req->res.status = 304;
+        req->res.reason = "Not Modified";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL,
+                       h2o_strdup(&req->pool, etag, SIZE_MAX).base, strlen(etag));
+        h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return 0;
+    }
+    return sb_reply_json(req, 200, json_incref(v), etag, s->revision);
+}
+
+/* PUT, PATCH or DELETE of one document. */
+static int write_doc(h2o_req_t *req, const char *actor, int type, int kind, const char *id)
+{
+    int64_t if_match = parse_if_match(req);
+    if (if_match == -3)
+        return 0;
+    bool create_only = false;
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (inm != -1) {
+        h2o_iovec_t v = req->headers.entries[inm].value;
+        if (type != SB_OP_PUT || v.len != 1 || v.base[0] != '*')
+            return sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                                    "a write takes only If-None-Match: * "
+                                                    "(create, never replace), on PUT"));
+        create_only = true;
+    }
+    json_t *value = NULL;
+    if (type != SB_OP_DELETE && (value = parse_body(req, SB_DOC_MAX)) == NULL)
+        return 0;
+    sb_write *w = new_write(req, actor, 1);
+    w->ops[0] = (sb_op){type, kind, strdup(id), value, if_match, create_only};
+    sb_req_submit_write(req, w);
+    return 0;
+}
+
+/* POST /admin/txn: {"ops": [{"op", "key", "value"[, "if_match"]}]}, all or nothing. */
+static int txn(h2o_req_t *req, const char *actor)
+{
+    json_t *body = parse_body(req, SIZE_MAX), *errors = json_array();
+    if (body == NULL) {
+        json_decref(errors);
+        return 0;
+    }
+    json_t *ops = json_object_get(body, "ops");
+    size_t n = json_array_size(ops);
+    if (!json_is_object(body) || !json_is_array(ops) || n == 0 || n > MAX_OPS ||
+        json_object_size(body) != 1) {
+        json_decref(body);
+        json_decref(errors);
+        return sb_reply_problem(req, sb_problem(SB_P_INVALID, NULL,
+                                                "expected {\"ops\": [...]} with 1 to %d operations",
+                                                MAX_OPS));
+    }
+    sb_write *w = new_write(req, actor, n);
+    for (size_t i = 0; i < n; i++) {
+        static const char *const names[] = {"put", "patch", "delete"};
+        json_t *o = json_array_get(ops, i);
+        const char *opname = json_string_value(json_object_get(o, "op"));
+        const char *key = json_string_value(json_object_get(o, "key"));
+        json_t *value = json_object_get(o, "value");
+        json_t *im = json_object_get(o, "if_match");
+        char path[64];
+        int type = -1;
+        for (int t = 0; opname && t < 3; t++)
+            if (strcmp(opname, names[t]) == 0)
+                type = t;
+        const char *slash = key ? strchr(key, '/') : NULL;
+        int kind = slash ? sb_kind_lookup(key, (size_t)(slash - key)) : -1;
+        snprintf(path, sizeof path, "/ops/%zu", i);
+        const char *problem =
+            !json_is_object(o) ? "must be an object"
+            : type < 0         ? "op must be put, patch or delete"
+            : kind < 0         ? "key must be <kind>/<id> with a known kind"
+            : !sb_id_valid(kind, slash + 1, strlen(slash + 1)) ? "key has an invalid id"
+            : (type == SB_OP_DELETE) != (value == NULL)
+                ? "value is required for put and patch, and not allowed for delete"
+            : im && !json_is_integer(im) ? "if_match must be a revision number"
+                                         : NULL;
+        if (problem == NULL) {
+            size_t known = 2 + (value != NULL) + (im != NULL);
+            if (json_object_size(o) != known)
+                problem = "has an unknown field (known: op, key, value, if_match)";
+        }
+        if (problem != NULL) {
+            sb_doc_error(errors, path, problem);
+            json_t *p = sb_problem(SB_P_INVALID, errors, "operation %zu: %s", i, problem);
+            json_object_set_new(p, "index", json_integer((json_int_t)i));
+            discard_write(w);
+            json_decref(body);
+            return sb_reply_problem(req, p);
+        }
+        w->ops[i] = (sb_op){type,
+                            kind,
+                            strdup(slash + 1),
+                            json_incref(value),
+                            im ? (int64_t)json_integer_value(im) : -1,
+                            false};
+    }
+    json_decref(errors);
+    json_decref(body);
+    sb_req_submit_write(req, w);
+    return 0;
+}
+
+int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
+{
+    const char *actor = NULL;
+    sb_snapshot *s = sb_req_snapshot(req);
+    if (sb_require_scope(req, s, SB_SCOPE_ADMIN, &actor) != 0)
+        return 0;
+    const char *rest = path + 6; /* after "/admin" */
+    size_t rlen = len - 6;
+    if (rlen == 4 && memcmp(rest, "/txn", 4) == 0)
+        return method_is(req, "POST") ? txn(req, actor) : method_not_allowed(req, "POST");
+    if (rlen < 2)
+        return sb_reply_problem(
+            req, sb_problem(SB_P_NOT_FOUND, NULL, "use /admin/<kind>[/<id>] or /admin/txn"));
+    rest++, rlen--;
+    const char *slash = memchr(rest, '/', rlen);
+    size_t klen = slash ? (size_t)(slash - rest) : rlen;
+    int kind = sb_kind_lookup(rest, klen);
+    if (kind < 0)
+        return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL,
+                                                "no kind '%.*s': the kinds are providers, roles, "
+                                                "failback, models and tenants",
+                                                (int)(klen > 64 ? 64 : klen), rest));
+    if (slash == NULL || slash + 1 == rest + rlen) {
+        if (method_is(req, "GET") || method_is(req, "HEAD"))
+            return sb_reply_json(req, 200, list_kind(s, kind), NULL, s->revision);
+        return method_not_allowed(req, "GET, HEAD");
+    }
+    const char *id = slash + 1;
+    size_t idlen = (size_t)(rest + rlen - id);
+    if (!sb_id_valid(kind, id, idlen))
+        return sb_reply_problem(
+            req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                            kind == SB_FAILBACK || kind == SB_MODELS
+                                ? "'%.*s' is not a valid model id: 1-200 printable ASCII "
+                                  "characters without spaces, quotes or backslashes"
+                                : "'%.*s' is not a valid name: it must match "
+                                  "^[a-z0-9][a-z0-9._-]{0,63}$",
+                            (int)(idlen > 200 ? 200 : idlen), id));
+    char *idz = h2o_strdup(&req->pool, id, idlen).base;
+    if (method_is(req, "GET") || method_is(req, "HEAD"))
+        return get_doc(req, s, kind, idz);
+    if (method_is(req, "PUT"))
+        return write_doc(req, actor, SB_OP_PUT, kind, idz);
+    if (method_is(req, "PATCH"))
+        return write_doc(req, actor, SB_OP_PATCH, kind, idz);
+    if (method_is(req, "DELETE"))
+        return write_doc(req, actor, SB_OP_DELETE, kind, idz);
+    return method_not_allowed(req, "GET, HEAD, PUT, PATCH, DELETE");
+}

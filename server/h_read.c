@@ -1,0 +1,67 @@
+/*
+ * The read API, the hot path: GET /config/<role>, /config, /topology, /healthz, /readyz.
+ * Every answer is a lookup in the thread's current snapshot and a copy of prepared bytes.
+ */
+#include "http.h"
+#include "problem.h"
+
+#include <string.h>
+
+static bool path_is(const char *path, size_t len, const char *want)
+{
+    return strlen(want) == len && memcmp(path, want, len) == 0;
+}
+
+static int reply_index(h2o_req_t *req, uint64_t revision)
+{
+    json_t *links = json_pack("{s:s, s:[s, s, s, s, s, s]}", "service", "switchboard", "endpoints",
+                              "/config/<role>", "/config", "/topology", "/healthz", "/readyz",
+                              "/admin/<kind>[/<id>]");
+    return sb_reply_json(req, 200, links, NULL, revision);
+}
+
+int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
+{
+    sb_snapshot *s = sb_req_snapshot(req);
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, HEAD"));
+        return sb_reply_problem(
+            req, sb_problem(SB_P_METHOD, NULL, "%.*s only answers GET", (int)len, path));
+    }
+    if (path_is(path, len, "/healthz"))
+        return sb_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), NULL, s->revision);
+    if (path_is(path, len, "/readyz"))
+        return sb_reply_json(
+            req, 200,
+            json_pack("{s:s, s:I}", "status", "ready", "revision", (json_int_t)s->revision), NULL,
+            s->revision);
+    if (sb_req_opts()->read_auth && sb_require_scope(req, s, SB_SCOPE_READ, NULL) != 0)
+        return 0;
+
+    h2o_iovec_t tenant = sb_query_param(req, "tenant");
+    if (tenant.base != NULL && !sb_name_valid(tenant.base, tenant.len))
+        return sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                                "tenant must be a name matching "
+                                                "^[a-z0-9][a-z0-9._-]{0,63}$"));
+    if (path_is(path, len, "/config") || path_is(path, len, "/config/"))
+        return sb_reply_body(req, sb_snapshot_config(s, tenant.base, tenant.len), s->revision);
+    if (len > 8 && memcmp(path, "/config/", 8) == 0) {
+        const char *role = path + 8;
+        size_t rlen = len - 8;
+        const sb_answer *a = sb_name_valid(role, rlen)
+                                 ? sb_snapshot_answer(s, role, rlen, tenant.base, tenant.len)
+                                 : NULL;
+        if (a == NULL)
+            return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no role named '%.*s'",
+                                                    (int)(rlen > 64 ? 64 : rlen), role));
+        return sb_reply_body(req, &a->body, s->revision);
+    }
+    if (path_is(path, len, "/topology"))
+        return sb_reply_body(req, &s->topology, s->revision);
+    if (path_is(path, len, "/"))
+        return reply_index(req, s->revision);
+    return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no endpoint at %.*s",
+                                            (int)(len > 200 ? 200 : len), path));
+}

@@ -1,0 +1,549 @@
+/*
+ * h2o event loops, listeners, graceful shutdown, and the reply helpers (threading model in
+ * http.h). Writes travel: handler -> sb_writer_submit -> writer thread -> done() ->
+ * h2o_multithread message -> the request's own loop, which answers. A request whose client went
+ * away meanwhile is detached by a guard in its pool, so the late answer is dropped safely.
+ */
+#include "http.h"
+#include "log.h"
+#include "problem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_BODY          (1024 * 1024) /* a batch may carry many documents of at most 64 KiB each */
+#define SHUTDOWN_GRACE_MS 10000
+
+typedef struct sb_thread {
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    sb_snapshot *snap;
+    h2o_multithread_receiver_t writes;
+    h2o_socket_t **listeners;
+    size_t n_listeners;
+    int *fds;
+    pthread_t tid;
+    atomic_bool stopping; /* set by the main thread, which then wakes the loop */
+} sb_thread;
+
+/* A write in flight: the guard lives in the request's pool and detaches it if the request dies. */
+typedef struct pending {
+    sb_write w;
+    h2o_multithread_message_t msg;
+    h2o_req_t *req;
+    struct guard *guard;
+    sb_thread *thread;
+} pending;
+
+struct guard {
+    pending *p;
+};
+
+typedef struct sb_handler {
+    h2o_handler_t super;
+} sb_handler;
+
+static struct {
+    h2o_globalconf_t config;
+    sb_http_opts opts;
+    char cache_control[32];
+    SSL_CTX *ssl;
+    sb_thread *threads;
+} S;
+
+static sb_thread *thread_of(h2o_req_t *req)
+{
+    return (sb_thread *)((char *)req->conn->ctx - offsetof(sb_thread, ctx));
+}
+
+sb_snapshot *sb_req_snapshot(h2o_req_t *req)
+{
+    return sb_snapshot_current(&thread_of(req)->snap);
+}
+
+const sb_http_opts *sb_req_opts(void)
+{
+    return &S.opts;
+}
+
+/* ---- replies ---- */
+
+static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
+}
+
+static void add_revision(h2o_req_t *req, uint64_t revision)
+{
+    char *v = h2o_mem_alloc_pool(&req->pool, 24);
+    int n = snprintf(v, 24, "%llu", (unsigned long long)revision);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-switchboard-revision"), 0,
+                          NULL, v, (size_t)n);
+}
+
+/* Sends len bytes copied into the request's pool: the source may not outlive this call. */
+static void send_copy(h2o_req_t *req, const char *p, size_t len)
+{
+    h2o_iovec_t buf = {h2o_mem_alloc_pool(&req->pool, len ? len : 1), len};
+    memcpy(buf.base, p, len);
+    req->res.content_length = len;
+    h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Payload Too Large";
+    case 422:
+        return "Unprocessable Content";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+int sb_reply_json(h2o_req_t *req, int status, json_t *body, const char *etag, uint64_t revision)
+{
+    static const h2o_iovec_t json = {H2O_STRLIT("application/json")};
+    static const h2o_iovec_t problem = {H2O_STRLIT("application/problem+json")};
+    const h2o_iovec_t *type = status >= 400 ? &problem : &json;
+    sb_buf b = {0};
+    sb_buf_add_json(&b, body, 0);
+    sb_buf_add(&b, "\n", 1);
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, type->base, type->len);
+    if (etag != NULL)
+        add_header(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, etag, SIZE_MAX).base, strlen(etag));
+    add_revision(req, revision);
+    send_copy(req, b.p, b.len);
+    free(b.p);
+    json_decref(body);
+    return 0;
+}
+
+int sb_reply_problem(h2o_req_t *req, json_t *problem)
+{
+    int status = (int)json_integer_value(json_object_get(problem, "status"));
+    if (status == 401)
+        add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer realm=\"switchboard\""));
+    return sb_reply_json(req, status, problem, NULL, sb_req_snapshot(req)->revision);
+}
+
+/* One entity tag of an If-None-Match list equals etag, ignoring a W/ prefix (weak comparison). */
+static bool tag_in_list(const char *list, size_t len, const char *etag, size_t etag_len)
+{
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        if (i < len && list[i] == '*')
+            return true;
+        if (i + 2 <= len && list[i] == 'W' && list[i + 1] == '/')
+            i += 2;
+        size_t start = i;
+        if (i < len && list[i] == '"') {
+            for (i++; i < len && list[i] != '"'; i++)
+                ;
+            i++; /* the closing quote */
+        }
+        while (i < len && list[i] != ',')
+            i++; /* skip anything malformed up to the next separator */
+        size_t end = i <= len ? i : len;
+        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
+            end--;
+        if (end - start == etag_len && memcmp(list + start, etag, etag_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool sb_if_none_match(h2o_req_t *req, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) != -1;) {
+        const h2o_iovec_t *v = &req->headers.entries[i].value;
+        if (tag_in_list(v->base, v->len, etag, etag_len))
+            return true;
+    }
+    return false;
+}
+
+int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision)
+{
+    add_header(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, b->etag, SB_ETAG_LEN).base, SB_ETAG_LEN);
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, S.cache_control, strlen(S.cache_control));
+    add_revision(req, revision);
+    if (sb_if_none_match(req, b->etag)) {
+        /* No content_length on a 304: h2o would write a bogus one (NOTES-stack.md). */
+        req->res.status = 304;
+        req->res.reason = "Not Modified";
+        h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"));
+    send_copy(req, b->p, b->len);
+    return 0;
+}
+
+h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name)
+{
+    if (req->query_at == SIZE_MAX)
+        return h2o_iovec_init(NULL, 0);
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t nlen = strlen(name);
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) >= nlen && memcmp(q, name, nlen) == 0 &&
+            (q + nlen == stop || q[nlen] == '=')) {
+            const char *v = q + nlen == stop ? stop : q + nlen + 1;
+            return h2o_iovec_init(v, (size_t)(stop - v));
+        }
+        q = stop + 1;
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* ---- auth ---- */
+
+/* The scope of the token presented, comparing its hash with every known one in constant time. */
+static int token_scope(const sb_snapshot *s, const char *token, size_t len, const char **name)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    int scope = SB_SCOPE_NONE;
+    SHA256((const unsigned char *)token, len, md);
+    for (size_t i = 0; i < s->n_tokens; i++) {
+        if (CRYPTO_memcmp(md, s->token_list[i].sha256, sizeof md) == 0) {
+            scope = s->token_list[i].scope;
+            *name = s->token_list[i].name;
+        }
+    }
+    return scope;
+}
+
+int sb_require_scope(h2o_req_t *req, const sb_snapshot *s, int scope, const char **actor)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *name = NULL;
+    if (i == -1)
+        return sb_reply_problem(
+                   req, sb_problem(SB_P_UNAUTHORIZED, NULL, "send Authorization: Bearer <token>")),
+               -1;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len < 7 || strncasecmp(v.base, "bearer ", 7) != 0)
+        return sb_reply_problem(
+                   req, sb_problem(SB_P_UNAUTHORIZED, NULL, "only Bearer tokens are accepted")),
+               -1;
+    int have = token_scope(s, v.base + 7, v.len - 7, &name);
+    if (have == SB_SCOPE_NONE)
+        return sb_reply_problem(
+                   req, sb_problem(SB_P_UNAUTHORIZED, NULL, "the token is unknown or revoked")),
+               -1;
+    if (have < scope)
+        return sb_reply_problem(req, sb_problem(SB_P_FORBIDDEN, NULL,
+                                                "this endpoint needs a token with admin scope")),
+               -1;
+    if (actor != NULL)
+        *actor = name;
+    return 0;
+}
+
+/* ---- writes ---- */
+
+static void guard_dispose(void *p)
+{
+    struct guard *g = p;
+    if (g->p != NULL)
+        g->p->req = NULL; /* the client is gone: the answer will be dropped */
+}
+
+static void write_done(sb_write *w)
+{
+    pending *p = (pending *)((char *)w - offsetof(pending, w));
+    h2o_multithread_send_message(&p->thread->writes, &p->msg);
+}
+
+void sb_req_submit_write(h2o_req_t *req, sb_write *w)
+{
+    pending *p = (pending *)((char *)w - offsetof(pending, w));
+    p->req = req;
+    p->thread = thread_of(req);
+    p->guard = h2o_mem_alloc_shared(&req->pool, sizeof *p->guard, guard_dispose);
+    p->guard->p = p;
+    w->done = write_done;
+    sb_writer_submit(w);
+}
+
+sb_write *sb_write_new(void)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        sb_json_check(NULL);
+    return &p->w;
+}
+
+static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        pending *p = H2O_STRUCT_FROM_MEMBER(pending, msg, m);
+        if (p->req != NULL) {
+            char etag[32];
+            const char *tag = NULL;
+            if (p->w.status < 300 && p->w.n_ops == 1) {
+                snprintf(etag, sizeof etag, "\"r%llu\"", (unsigned long long)p->w.revision);
+                tag = etag;
+            }
+            p->guard->p = NULL;
+            json_t *body = p->w.body;
+            p->w.body = NULL;
+            sb_reply_json(p->req, p->w.status, body, tag,
+                          p->w.revision ? p->w.revision : sb_req_snapshot(p->req)->revision);
+        }
+        sb_write_clear(&p->w);
+        free(p);
+    }
+}
+
+/* ---- routing ---- */
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    const char *path = req->path_normalized.base;
+    size_t len = req->path_normalized.len;
+    if (len >= 6 && memcmp(path, "/admin", 6) == 0 && (len == 6 || path[6] == '/'))
+        return sb_handle_admin(req, path, len);
+    return sb_handle_read(req, path, len);
+}
+
+/* ---- listeners and threads ---- */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    sb_thread *t = listener->data;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&t->accept, sock);
+}
+
+/* Binds host:port with SO_REUSEPORT; *port is 0 to pick one, and is set to the port bound. */
+static int bind_one(const char *spec, uint16_t *port)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof host)
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    char portstr[8];
+    snprintf(portstr, sizeof portstr, "%u", *port ? *port : (unsigned)atoi(colon + 1));
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *res;
+    if (getaddrinfo(*h ? h : NULL, portstr, &hints, &res) != 0)
+        return -1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static bool has_connections(sb_thread *t)
+{
+    return !h2o_linklist_is_empty(&t->ctx.http1._conns) ||
+           !h2o_linklist_is_empty(&t->ctx.http2._conns);
+}
+
+static void *thread_main(void *arg)
+{
+    sb_thread *t = arg;
+    h2o_context_init(&t->ctx, h2o_evloop_create(), &S.config);
+    t->accept.ctx = &t->ctx;
+    t->accept.hosts = S.config.hosts;
+    t->accept.ssl_ctx = S.ssl;
+    h2o_multithread_register_receiver(t->ctx.queue, &t->writes, on_writes_done);
+    t->listeners = calloc(t->n_listeners, sizeof *t->listeners);
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        t->listeners[i] =
+            h2o_evloop_socket_create(t->ctx.loop, t->fds[i], H2O_SOCKET_FLAG_DONT_READ);
+        t->listeners[i]->data = t;
+        h2o_socket_read_start(t->listeners[i], on_accept);
+    }
+    while (!atomic_load(&t->stopping))
+        h2o_evloop_run(t->ctx.loop, INT32_MAX);
+
+    /* Graceful shutdown: no new connections, finish what is in flight, close idle ones. */
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        h2o_socket_read_stop(t->listeners[i]);
+        h2o_socket_close(t->listeners[i]);
+    }
+    h2o_context_request_shutdown(&t->ctx);
+    t->ctx.http1.req_timeout.timeout = 0;
+    uint64_t deadline = h2o_now(t->ctx.loop) + SHUTDOWN_GRACE_MS;
+    while (has_connections(t) && h2o_now(t->ctx.loop) < deadline)
+        h2o_evloop_run(t->ctx.loop, 10);
+
+    h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
+    h2o_multithread_unregister_receiver(t->ctx.queue, &t->writes);
+    h2o_context_dispose(&t->ctx);
+    sb_snapshot_unref(t->snap);
+    free(t->listeners);
+    return NULL;
+}
+
+static SSL_CTX *tls_setup(const char *cert, const char *key)
+{
+    static const h2o_iovec_t protocols[] = {
+        {H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+    if (ssl == NULL || SSL_CTX_use_certificate_chain_file(ssl, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    h2o_ssl_register_alpn_protocols(ssl, protocols);
+    return ssl;
+}
+
+int sb_http_serve(const sb_http_opts *opts)
+{
+    S.opts = *opts;
+    snprintf(S.cache_control, sizeof S.cache_control, "max-age=%u", opts->ttl);
+    signal(SIGPIPE, SIG_IGN);
+
+    h2o_config_init(&S.config);
+    S.config.server_name = h2o_iovec_init(H2O_STRLIT("switchboard"));
+    S.config.max_request_entity_size = MAX_BODY;
+    S.config.http1.upgrade_to_http2 = 0; /* no cleartext h2c: HTTP/2 only through TLS ALPN */
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&S.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *root = h2o_config_register_path(host, "/", 0);
+    sb_handler *handler = (sb_handler *)h2o_create_handler(root, sizeof *handler);
+    handler->super.on_req = on_req;
+
+    if (opts->tls_cert != NULL && (S.ssl = tls_setup(opts->tls_cert, opts->tls_key)) == NULL) {
+        sb_log("error", "tls_failed",
+               json_pack("{s:s, s:s?}", "cert", opts->tls_cert, "key", opts->tls_key));
+        return -1;
+    }
+
+    size_t nt = opts->threads, nl = opts->n_listen;
+    S.threads = calloc(nt, sizeof *S.threads);
+    json_t *addrs = json_array();
+    for (size_t t = 0; t < nt; t++) {
+        S.threads[t].fds = calloc(nl, sizeof(int));
+        S.threads[t].n_listeners = nl;
+    }
+    for (size_t l = 0; l < nl; l++) {
+        uint16_t port = 0;
+        for (size_t t = 0; t < nt; t++) {
+            int fd = bind_one(opts->listen[l], &port);
+            if (fd < 0) {
+                sb_log(
+                    "error", "listen_failed",
+                    json_pack("{s:s, s:s}", "listen", opts->listen[l], "error", strerror(errno)));
+                json_decref(addrs);
+                return -1;
+            }
+            S.threads[t].fds[l] = fd;
+        }
+        char shown[300];
+        const char *colon = strrchr(opts->listen[l], ':');
+        snprintf(shown, sizeof shown, "%.*s:%u", (int)(colon - opts->listen[l]), opts->listen[l],
+                 port);
+        json_array_append_new(addrs, json_string(shown));
+    }
+
+    /* Only the main thread takes SIGINT and SIGTERM: the loops inherit a blocked mask. */
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    for (size_t t = 0; t < nt; t++)
+        pthread_create(&S.threads[t].tid, NULL, thread_main, &S.threads[t]);
+    sb_log("info", "listening",
+           json_pack("{s:o, s:I, s:b, s:s}", "listen", addrs, "threads", (json_int_t)nt,
+                     "read_auth", opts->read_auth, "tls", S.ssl ? "on" : "off"));
+
+    int sig;
+    sigwait(&sigs, &sig);
+    sb_log("info", "stopping", json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    for (size_t t = 0; t < nt; t++) {
+        atomic_store(&S.threads[t].stopping, true);
+        h2o_multithread_send_message(&S.threads[t].writes, NULL); /* wakes the loop */
+    }
+    for (size_t t = 0; t < nt; t++) {
+        pthread_join(S.threads[t].tid, NULL);
+        free(S.threads[t].fds);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(S.threads);
+    if (S.ssl)
+        SSL_CTX_free(S.ssl);
+    h2o_config_dispose(&S.config);
+    return 0;
+}

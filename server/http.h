@@ -1,0 +1,71 @@
+/*
+ * The HTTP side of the daemon: h2o event loops, one per serving thread, and the helpers every
+ * handler uses to answer. Only http*.c and h_*.c include h2o; the rest of the daemon does not
+ * know HTTP exists.
+ *
+ * Threading: each serving thread owns an h2o context, its event loop and its snapshot cache;
+ * a request is handled entirely on the thread that accepted its connection. The global
+ * configuration (sb_http_opts, h2o_globalconf_t) is read-only once the threads run.
+ */
+#ifndef SB_HTTP_H
+#define SB_HTTP_H
+
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "snapshot.h"
+#include "writer.h"
+
+typedef struct sb_http_opts {
+    const char *const *listen; /* "ADDR:PORT" each; "[::1]:8080" for IPv6 */
+    size_t n_listen;
+    unsigned threads;
+    unsigned ttl;
+    bool read_auth;
+    const char *tls_cert, *tls_key;
+} sb_http_opts;
+
+/**
+ * Serves until SIGINT or SIGTERM, then shuts down gracefully: stops accepting, finishes the
+ * requests in flight (including queued writes) and closes idle connections.
+ * The writer must be running and a snapshot published.
+ * @return 0 after a clean shutdown, -1 when the server could not start (logged)
+ */
+int sb_http_serve(const sb_http_opts *opts);
+
+/* ---- for the handlers ---- */
+
+/** The current snapshot for the request's thread; valid until the handler returns. */
+sb_snapshot *sb_req_snapshot(h2o_req_t *req);
+const sb_http_opts *sb_req_opts(void);
+/** A new, zeroed write for sb_req_submit_write; it is freed once answered. */
+sb_write *sb_write_new(void);
+/** Submits a write built by an admin handler and answers the request when it is done. */
+void sb_req_submit_write(h2o_req_t *req, struct sb_write *w);
+
+/** Sends a problem document (taken over); always returns 0, so `return sb_reply_problem(...)`. */
+int sb_reply_problem(h2o_req_t *req, json_t *problem);
+/** Sends body (taken over) as JSON; etag may be NULL. Always returns 0. */
+int sb_reply_json(h2o_req_t *req, int status, json_t *body, const char *etag, uint64_t revision);
+/**
+ * Sends prepared bytes with their ETag, Cache-Control and revision, or a 304 when the
+ * request's If-None-Match matches. Always returns 0.
+ */
+int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision);
+/** Whether an If-None-Match header (a list of tags, or "*") matches etag, weakly compared. */
+bool sb_if_none_match(h2o_req_t *req, const char *etag);
+
+/**
+ * Checks the request's bearer token; on failure answers 401 or 403 and returns -1.
+ * @param[out] actor the token's name, owned by s (may be NULL)
+ */
+int sb_require_scope(h2o_req_t *req, const sb_snapshot *s, int scope, const char **actor);
+
+/** The value of query parameter name, or {NULL, 0}. */
+h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name);
+
+int sb_handle_read(h2o_req_t *req, const char *path, size_t len);
+int sb_handle_admin(h2o_req_t *req, const char *path, size_t len);
+
+#endif

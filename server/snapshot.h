@@ -1,0 +1,93 @@
+/*
+ * The snapshot: everything the read path serves, computed once per store revision.
+ *
+ * A snapshot is immutable once built: every role's answer (per tenant too) with its body bytes
+ * and ETag, the /config and /topology bodies, the documents for admin reads, and the tokens.
+ * The writer thread builds one after each commit and publishes it with one atomic pointer swap;
+ * serving threads pick it up on their next request. A GET is a hash lookup and a copy of
+ * prepared bytes: it never opens an LMDB transaction and never runs the pipeline.
+ *
+ * Threading: build on any thread; once published, a snapshot is only read. Each serving thread
+ * keeps one reference in a cache slot of its own (sb_snapshot_current); the mutex inside is
+ * taken only when a new snapshot has been published since that thread last looked.
+ */
+#ifndef SB_SNAPSHOT_H
+#define SB_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* A prepared response body and its strong ETag. */
+typedef struct sb_body {
+    char *p;
+    size_t len;
+    char etag[SB_ETAG_LEN + 1];
+} sb_body;
+
+/* One (role, tenant) answer; tenant is NULL for the global answer. The entry whose role is
+ * "" holds the /config body of its tenant. */
+typedef struct sb_answer {
+    const char *role, *tenant;
+    size_t role_len, tenant_len;
+    sb_body body;
+    bool routed; /* primary is not null */
+} sb_answer;
+
+enum sb_scope { SB_SCOPE_NONE = 0, SB_SCOPE_READ = 1, SB_SCOPE_ADMIN = 2 };
+
+typedef struct sb_token {
+    char *name;
+    int scope;
+    unsigned char sha256[32];
+} sb_token;
+
+typedef struct sb_snapshot {
+    atomic_uint refs;
+    uint64_t revision;
+    json_t *docs; /* {kind: {id: document}} */
+    json_t *revs; /* {kind: {id: revision of the document's last change}} */
+    json_t *tokens;
+    sb_answer *answers;
+    size_t n_answers;
+    uint32_t *slots; /* open addressing: index + 1 into answers, 0 = empty */
+    size_t mask;
+    sb_body topology;
+    sb_token *token_list;
+    size_t n_tokens;
+} sb_snapshot;
+
+/**
+ * Builds a snapshot. Takes over the caller's references to docs, revs and tokens
+ * (tokens: {name: {"scope", "sha256", "created"}}, as the store returns them).
+ * @return a snapshot holding one reference (the caller's); aborts on out-of-memory
+ */
+sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint64_t revision);
+
+/**
+ * The answer for role and tenant. A tenant that has no document resolves as no tenant.
+ * @return the entry, owned by s, or NULL when the role is unknown
+ */
+const sb_answer *sb_snapshot_answer(const sb_snapshot *s, const char *role, size_t role_len,
+                                    const char *tenant, size_t tenant_len);
+/** The /config body for tenant (NULL or unknown: the global one). Never NULL. */
+const sb_body *sb_snapshot_config(const sb_snapshot *s, const char *tenant, size_t tenant_len);
+
+void sb_snapshot_ref(sb_snapshot *s);
+void sb_snapshot_unref(sb_snapshot *s);
+
+/** Makes s the current snapshot, taking over the caller's reference. */
+void sb_snapshot_publish(sb_snapshot *s);
+/** A new reference to the current snapshot (NULL before the first publish). */
+sb_snapshot *sb_snapshot_acquire(void);
+/**
+ * The current snapshot for a thread that keeps one reference in *cache (start with NULL):
+ * the common case is one atomic load. The result stays valid until the next call with the
+ * same cache; release the cache with sb_snapshot_unref at thread exit.
+ */
+sb_snapshot *sb_snapshot_current(sb_snapshot **cache);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * The writer thread (see writer.h). It owns the only mutable view of the configuration: the
+ * snapshot it last published. A write goes
+ *   plan (copy-on-write of the touched kinds, conditions, merge patch, validation)
+ *   -> sb_store_commit (one durable LMDB transaction)
+ *   -> sb_snapshot_build -> sb_snapshot_publish -> done().
+ * Because a write is answered only after its snapshot is published, the next GET anywhere
+ * sees it. Every second the writer also looks for token changes made by `switchboard token`
+ * from another process and republishes when it finds one.
+ */
+#include "writer.h"
+#include "doc.h"
+#include "log.h"
+#include "problem.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    sb_write *head, **tail;
+    bool stopping;
+    sb_store *store;
+    uint64_t tokens_version;
+} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+void sb_write_clear(sb_write *w)
+{
+    for (size_t i = 0; i < w->n_ops; i++) {
+        free(w->ops[i].id);
+        json_decref(w->ops[i].value);
+    }
+    free(w->ops);
+    free(w->actor);
+    free(w->reason);
+    json_decref(w->body);
+    w->ops = NULL;
+    w->n_ops = 0;
+    w->actor = w->reason = NULL;
+    w->body = NULL;
+}
+
+static int fail(sb_write *w, json_t *problem)
+{
+    w->status = (int)json_integer_value(json_object_get(problem, "status"));
+    w->body = problem;
+    return -1;
+}
+
+/* "<kind>/<id>" into buf. */
+static const char *key_of(const sb_op *op, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", sb_kind_names[op->kind], op->id);
+    return buf;
+}
+
+/* Prefixes each error's path with the operation's place in a batch. */
+static json_t *batch_errors(json_t *errors, size_t i, size_t n_ops)
+{
+    if (n_ops == 1)
+        return errors;
+    size_t k;
+    json_t *e;
+    json_array_foreach(errors, k, e)
+    {
+        char path[600];
+        snprintf(path, sizeof path, "/ops/%zu/value%s", i,
+                 json_string_value(json_object_get(e, "path")));
+        json_object_set_new(e, "path", sb_json_check(json_string(path)));
+    }
+    return errors;
+}
+
+int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
+                   sb_change **changes_out)
+{
+    json_t *docs = sb_json_check(json_copy(cur->docs));
+    json_t *revs = sb_json_check(json_copy(cur->revs));
+    bool copied[SB_KIND_COUNT] = {false};
+    sb_change *changes = calloc(w->n_ops ? w->n_ops : 1, sizeof *changes);
+    uint64_t next_rev = cur->revision + 1;
+    char key[256];
+    if (changes == NULL)
+        sb_json_check(NULL);
+
+    for (size_t i = 0; i < w->n_ops; i++) {
+        sb_op *op = &w->ops[i];
+        const char *kname = sb_kind_names[op->kind];
+        if (!copied[op->kind]) { /* copy-on-write: the snapshot's objects stay untouched */
+            json_object_set_new(docs, kname,
+                                sb_json_check(json_copy(json_object_get(docs, kname))));
+            json_object_set_new(revs, kname,
+                                sb_json_check(json_copy(json_object_get(revs, kname))));
+            copied[op->kind] = true;
+        }
+        json_t *kdocs = json_object_get(docs, kname), *krevs = json_object_get(revs, kname);
+        json_t *existing = json_object_get(kdocs, op->id);
+        json_int_t rev = json_integer_value(json_object_get(krevs, op->id));
+        const char *where = key_of(op, key, sizeof key);
+        json_t *problem = NULL, *value = NULL;
+
+        if (op->if_match >= 0 && (existing == NULL || rev != op->if_match))
+            problem = existing
+                          ? sb_problem(SB_P_PRECONDITION, NULL, "%s is at revision %lld, not %lld",
+                                       where, (long long)rev, (long long)op->if_match)
+                          : sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
+        else if (op->if_match == -2 && existing == NULL)
+            problem = sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
+        else if (op->if_none_match && existing != NULL)
+            problem = sb_problem(SB_P_PRECONDITION, NULL, "%s already exists (revision %lld)",
+                                 where, (long long)rev);
+        else if (op->type != SB_OP_PUT && existing == NULL)
+            problem = sb_problem(SB_P_NOT_FOUND, NULL, "%s does not exist", where);
+        if (problem == NULL && op->type != SB_OP_DELETE) {
+            value = op->type == SB_OP_PUT ? json_incref(op->value)
+                                          : sb_merge_patch(existing, op->value);
+            json_t *errors = sb_json_check(json_array());
+            if (sb_doc_validate(op->kind, value, errors) != 0)
+                problem =
+                    w->n_ops > 1
+                        ? sb_problem(SB_P_INVALID, batch_errors(errors, i, w->n_ops),
+                                     "operation %zu (%s) is not a valid document", i, where)
+                        : sb_problem(SB_P_INVALID, errors, "%s is not a valid document", where);
+            else
+                json_decref(errors);
+        }
+        if (problem != NULL) {
+            if (w->n_ops > 1)
+                json_object_set_new(problem, "index", json_integer((json_int_t)i));
+            json_decref(value);
+            json_decref(docs);
+            json_decref(revs);
+            free(changes);
+            return fail(w, problem);
+        }
+        if (value != NULL) {
+            json_object_set_new(kdocs, op->id, value);
+            json_object_set_new(krevs, op->id, json_integer((json_int_t)next_rev));
+        } else {
+            json_object_del(kdocs, op->id);
+            json_object_del(krevs, op->id);
+        }
+        changes[i] = (sb_change){op->kind, op->id, value};
+    }
+    *docs_out = docs;
+    *revs_out = revs;
+    *changes_out = changes;
+    return 0;
+}
+
+/* The success body: one document's key, revision and value, or a batch's results. */
+static json_t *result_body(const sb_write *w, const json_t *docs, uint64_t revision)
+{
+    json_t *results = sb_json_check(json_array());
+    char key[256];
+    for (size_t i = 0; i < w->n_ops; i++) {
+        const sb_op *op = &w->ops[i];
+        json_t *v = json_object_get(json_object_get(docs, sb_kind_names[op->kind]), op->id);
+        json_array_append_new(results, json_pack("{s:s, s:O?}", "key", key_of(op, key, sizeof key),
+                                                 "value", op->type == SB_OP_DELETE ? NULL : v));
+    }
+    json_t *body;
+    if (w->n_ops == 1) {
+        body = json_incref(json_array_get(results, 0));
+        json_decref(results);
+    } else {
+        body = json_pack("{s:o}", "results", results);
+    }
+    json_object_set_new(body, "revision", json_integer((json_int_t)revision));
+    return body;
+}
+
+static void apply(sb_write *w)
+{
+    sb_snapshot *cur = sb_snapshot_acquire();
+    json_t *docs, *revs;
+    sb_change *changes;
+    if (sb_writer_plan(cur, w, &docs, &revs, &changes) != 0) {
+        sb_snapshot_unref(cur);
+        return;
+    }
+    uint64_t revision;
+    int rc = sb_store_commit(W.store, changes, w->n_ops, &revision);
+    free(changes);
+    if (rc != 0) {
+        fail(w, sb_problem(SB_P_UNAVAILABLE, NULL, "the store refused the write: %s",
+                           sb_store_strerror(rc)));
+        sb_log("error", "write_failed", json_pack("{s:s}", "error", sb_store_strerror(rc)));
+        json_decref(docs);
+        json_decref(revs);
+        sb_snapshot_unref(cur);
+        return;
+    }
+    bool created =
+        w->n_ops == 1 && w->ops[0].type == SB_OP_PUT &&
+        !json_object_get(json_object_get(cur->docs, sb_kind_names[w->ops[0].kind]), w->ops[0].id);
+    w->status = created ? 201 : 200;
+    w->revision = revision;
+    w->body = result_body(w, docs, revision);
+    json_t *tokens = json_incref(cur->tokens);
+    sb_snapshot_unref(cur);
+    sb_snapshot_publish(sb_snapshot_build(docs, revs, tokens, revision));
+
+    char key[256];
+    for (size_t i = 0; i < w->n_ops; i++) {
+        static const char *const names[] = {"put", "patch", "delete"};
+        sb_log("info", "write",
+               json_pack("{s:s, s:s, s:I, s:s?, s:s?}", "key", key_of(&w->ops[i], key, sizeof key),
+                         "op", names[w->ops[i].type], "revision", (json_int_t)revision, "actor",
+                         w->actor, "reason", w->reason));
+    }
+}
+
+/* Republishes the current documents with the store's tokens when another process changed them. */
+static void refresh_tokens(void)
+{
+    uint64_t version;
+    json_t *tokens;
+    if (sb_store_tokens_version(W.store, &version) != 0 || version == W.tokens_version)
+        return;
+    if (sb_store_tokens(W.store, &tokens, &version) != 0)
+        return;
+    W.tokens_version = version;
+    sb_snapshot *cur = sb_snapshot_acquire();
+    sb_snapshot_publish(
+        sb_snapshot_build(json_incref(cur->docs), json_incref(cur->revs), tokens, cur->revision));
+    sb_snapshot_unref(cur);
+    sb_log("info", "tokens_reloaded", NULL);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&W.lock);
+    for (;;) {
+        while (W.head == NULL && !W.stopping) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            if (pthread_cond_timedwait(&W.wake, &W.lock, &until) == ETIMEDOUT) {
+                pthread_mutex_unlock(&W.lock);
+                refresh_tokens();
+                pthread_mutex_lock(&W.lock);
+            }
+        }
+        sb_write *w = W.head;
+        if (w == NULL)
+            break; /* stopping, and nothing left to do */
+        W.head = w->next;
+        if (W.head == NULL)
+            W.tail = &W.head;
+        pthread_mutex_unlock(&W.lock);
+        apply(w);
+        w->done(w);
+        pthread_mutex_lock(&W.lock);
+    }
+    pthread_mutex_unlock(&W.lock);
+    return NULL;
+}
+
+int sb_writer_start(sb_store *store)
+{
+    json_t *ignored;
+    W.store = store;
+    W.head = NULL;
+    W.tail = &W.head;
+    W.stopping = false;
+    if (sb_store_tokens(store, &ignored, &W.tokens_version) == 0)
+        json_decref(ignored);
+    return pthread_create(&W.thread, NULL, writer_main, NULL);
+}
+
+void sb_writer_submit(sb_write *w)
+{
+    w->next = NULL;
+    pthread_mutex_lock(&W.lock);
+    *W.tail = w;
+    W.tail = &w->next;
+    pthread_cond_signal(&W.wake);
+    pthread_mutex_unlock(&W.lock);
+}
+
+void sb_writer_stop(void)
+{
+    pthread_mutex_lock(&W.lock);
+    W.stopping = true;
+    pthread_cond_signal(&W.wake);
+    pthread_mutex_unlock(&W.lock);
+    pthread_join(W.thread, NULL);
+}

@@ -1,0 +1,59 @@
+/*
+ * The writer: one thread that applies every write, so that a commit's fsync never stalls an
+ * event loop. A write is validated against the current state, committed to the store in one
+ * durable transaction, turned into a new snapshot, published, and only then answered.
+ *
+ * Threading: sb_writer_submit may be called from any thread; w->done is called on the writer
+ * thread once the result fields are set, after which the writer no longer touches w.
+ */
+#ifndef SB_WRITER_H
+#define SB_WRITER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+#include "store.h"
+
+enum sb_op_type { SB_OP_PUT, SB_OP_PATCH, SB_OP_DELETE };
+
+typedef struct sb_op {
+    int type, kind;
+    char *id;
+    json_t *value;      /* PUT: the document; PATCH: a merge patch; DELETE: NULL */
+    int64_t if_match;   /* -1: unconditional; -2: must exist; else its required revision */
+    bool if_none_match; /* If-None-Match: *, the document must not exist */
+} sb_op;
+
+typedef struct sb_write sb_write;
+struct sb_write {
+    sb_op *ops;
+    size_t n_ops;
+    char *actor, *reason;
+    /* Set by the writer before done(): HTTP status, body (a result or a problem), revision. */
+    int status;
+    json_t *body;
+    uint64_t revision;
+    void (*done)(sb_write *w);
+    sb_write *next; /* the writer's queue */
+};
+
+/** Starts the writer thread on store, with the snapshot already published. */
+int sb_writer_start(sb_store *store);
+/** Queues w; w->done will be called exactly once, on the writer thread. */
+void sb_writer_submit(sb_write *w);
+/** Finishes every queued write, then stops the thread. */
+void sb_writer_stop(void);
+
+/** Releases what an sb_write owns (ops, strings, body), not w itself. */
+void sb_write_clear(sb_write *w);
+
+/**
+ * Applies ops to a copy of the current state without touching the store.
+ * @return 0 with the three out parameters set, or -1 with w->status and w->body set
+ */
+int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
+                   sb_change **changes_out);
+
+#endif
