@@ -1,0 +1,289 @@
+/* End-to-end harness: see harness.h. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *bin(void)
+{
+    const char *b = getenv("SWITCHBOARD_BIN");
+    cr_assert_not_null(b, "SWITCHBOARD_BIN is not set (run the tests through meson)");
+    return b;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void spawn(server *s)
+{
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
+    const char *argv[40] = {bin(), "--listen", listen, "--data", s->dir, "--threads", "2"};
+    int n = 7;
+    for (int i = 0; i < s->n_args; i++)
+        argv[n++] = s->args[i];
+    pid_t parent = getpid();
+    s->pid = fork();
+    cr_assert(s->pid >= 0);
+    if (s->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 2);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+}
+
+/* Waits until the server accepts connections; false if it exited first. */
+static bool wait_up(server *s)
+{
+    for (int i = 0; i < 500; i++) {
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return false;
+        }
+        if (port_open(s->port))
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+void server_start(server *s, const char *const *extra)
+{
+    memset(s, 0, sizeof *s);
+    strcpy(s->dir, "/tmp/sb-e2e-XXXXXX");
+    cr_assert_not_null(mkdtemp(s->dir));
+    snprintf(s->log, sizeof s->log, "%s.log", s->dir);
+    for (int i = 0; extra && extra[i]; i++)
+        s->args[s->n_args++] = extra[i];
+    for (int attempt = 0; attempt < 3; attempt++) { /* the free port may be taken meanwhile */
+        s->port = free_port();
+        spawn(s);
+        if (wait_up(s))
+            break;
+        server_stop(s, SIGKILL);
+    }
+    cr_assert(s->pid > 0, "switchboard did not start; see %s", s->log);
+    char path[300];
+    snprintf(path, sizeof path, "%s/admin.token", s->dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(s->token, sizeof s->token, f) != NULL)
+            s->token[strcspn(s->token, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
+void server_restart(server *s)
+{
+    spawn(s);
+    cr_assert(wait_up(s), "switchboard did not restart; see %s", s->log);
+}
+
+int server_stop(server *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, sig);
+    int status = 0;
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(10000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    return -1;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+void server_cleanup(server *s)
+{
+    server_stop(s, SIGKILL);
+    if (s->dir[0]) {
+        nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        remove(s->log);
+    }
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *data)
+{
+    char **body = data;
+    size_t old = *body ? strlen(*body) : 0;
+    *body = realloc(*body, old + size * n + 1);
+    memcpy(*body + old, p, size * n);
+    (*body)[old + size * n] = '\0';
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *data)
+{
+    size_t len = size * n;
+    char *colon = memchr(p, ':', len);
+    if (colon != NULL) {
+        char name[128], value[1024];
+        size_t nl = (size_t)(colon - p) < sizeof name - 1 ? (size_t)(colon - p) : sizeof name - 1;
+        for (size_t i = 0; i < nl; i++)
+            name[i] = (char)tolower((unsigned char)p[i]);
+        name[nl] = '\0';
+        const char *v = colon + 1, *end = p + len;
+        while (v < end && *v == ' ')
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n'))
+            end--;
+        size_t vl = (size_t)(end - v) < sizeof value - 1 ? (size_t)(end - v) : sizeof value - 1;
+        memcpy(value, v, vl);
+        value[vl] = '\0';
+        json_object_set_new(data, name, json_string(value));
+    }
+    return len;
+}
+
+resp request(const server *s, const char *method, const char *path, const char *body,
+             const char *const *headers)
+{
+    resp r = {0};
+    char url[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    for (int i = 0; headers && headers[i]; i++)
+        h = curl_slist_append(h, headers[i]);
+    h = curl_slist_append(h, "Expect:");
+    r.headers = json_object();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r.headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    CURLcode rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (r.body == NULL)
+        r.body = strdup("");
+    r.json = json_loads(r.body, JSON_DECODE_ANY, NULL);
+    return r;
+}
+
+resp admin(const server *s, const char *method, const char *path, const char *body,
+           const char *const *headers)
+{
+    char auth[200];
+    const char *all[16];
+    int n = 0;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->token);
+    all[n++] = auth;
+    for (int i = 0; headers && headers[i] && n < 15; i++)
+        all[n++] = headers[i];
+    all[n] = NULL;
+    return request(s, method, path, body, all);
+}
+
+const char *header(const resp *r, const char *name)
+{
+    return json_string_value(json_object_get(r->headers, name));
+}
+
+void resp_free(resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    json_decref(r->headers);
+}
+
+int run_switchboard(const server *s, const char *const *args, char *out, size_t outlen)
+{
+    int pipefd[2];
+    cr_assert(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[32] = {bin()};
+        int n = 1;
+        for (int i = 0; args[i]; i++)
+            argv[n++] = args[i];
+        argv[n++] = "--data";
+        argv[n++] = s->dir;
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (out && got + 1 < outlen && (k = read(pipefd[0], out + got, outlen - 1 - got)) > 0)
+        got += (size_t)k;
+    if (out)
+        out[got] = '\0';
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+long long revision_of(const server *s)
+{
+    resp r = request(s, "GET", "/readyz", NULL, NULL);
+    long long rev = json_integer_value(json_object_get(r.json, "revision"));
+    resp_free(&r);
+    return rev;
+}

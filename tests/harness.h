@@ -1,0 +1,55 @@
+/*
+ * End-to-end test harness: starts the real switchboard binary ($SWITCHBOARD_BIN) on a free
+ * 127.0.0.1 port with a temporary data directory, and speaks HTTP to it with libcurl.
+ * The server is tied to the test process (PR_SET_PDEATHSIG), so a crashed test leaves no
+ * server behind; every request has a timeout.
+ */
+#ifndef SB_HARNESS_H
+#define SB_HARNESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    char dir[256];   /* data directory */
+    char log[300];   /* the server's stderr */
+    char token[128]; /* the admin token from admin.token */
+    const char *args[24];
+    int n_args;
+} server;
+
+/** Starts a server with extra arguments (NULL-terminated, may be NULL); asserts it came up. */
+void server_start(server *s, const char *const *extra);
+/** Starts again on the same port and data directory. */
+void server_restart(server *s);
+/** SIGTERM (or sig), then waits at most 10 s; @return the exit status, or -1 if killed. */
+int server_stop(server *s, int sig);
+/** Stops the server if running and removes its data directory. */
+void server_cleanup(server *s);
+
+typedef struct resp {
+    long status;
+    char *body;
+    json_t *json;    /* the body parsed, or NULL */
+    json_t *headers; /* lower-case name -> last value */
+} resp;
+
+/** Sends a request. headers: NULL-terminated "Name: value" strings, may be NULL. */
+resp request(const server *s, const char *method, const char *path, const char *body,
+             const char *const *headers);
+/** The same with "Authorization: Bearer <admin token>" added. */
+resp admin(const server *s, const char *method, const char *path, const char *body,
+           const char *const *headers);
+const char *header(const resp *r, const char *name);
+void resp_free(resp *r);
+
+/** Runs the switchboard binary with args on s's data directory; @return its exit status. */
+int run_switchboard(const server *s, const char *const *args, char *out, size_t outlen);
+
+/** The current store revision, from /readyz. */
+long long revision_of(const server *s);
+
+#endif

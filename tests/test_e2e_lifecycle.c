@@ -1,0 +1,208 @@
+/* End to end: start-up, seeding, persistence across restarts and kill -9, shutdown, read auth. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static server S;
+
+static void down(void)
+{
+    server_cleanup(&S);
+}
+
+TestSuite(lifecycle, .fini = down, .timeout = 60);
+
+Test(lifecycle, demo_topology_by_default)
+{
+    server_start(&S, NULL);
+    resp r = request(&S, "GET", "/topology", NULL, NULL);
+    cr_assert_eq(json_object_size(json_object_get(r.json, "providers")), 3);
+    cr_assert_geq(json_object_size(json_object_get(r.json, "roles")), 3);
+    cr_assert_geq(json_object_size(json_object_get(r.json, "failback")), 2);
+    resp_free(&r);
+}
+
+Test(lifecycle, acknowledged_writes_survive_restart)
+{
+    server_start(&S, NULL);
+    resp r = admin(&S, "PATCH", "/admin/providers/anthropic", "{\"enabled\":false}", NULL);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    r = admin(&S, "PUT", "/admin/roles/after", "{\"primary\":\"m/1\"}", NULL);
+    cr_assert_eq(r.status, 201);
+    resp_free(&r);
+    resp before = request(&S, "GET", "/topology", NULL, NULL);
+    resp sec = request(&S, "GET", "/config/security", NULL, NULL);
+
+    cr_assert_eq(server_stop(&S, SIGTERM), 0, "SIGTERM is a clean exit");
+    server_restart(&S);
+    resp after = request(&S, "GET", "/topology", NULL, NULL);
+    cr_assert_str_eq(after.body, before.body, "the same documents and revision after restart");
+    resp sec2 = request(&S, "GET", "/config/security", NULL, NULL);
+    cr_assert_str_eq(header(&sec2, "etag"), header(&sec, "etag"),
+                     "ETags are stable across restarts");
+    resp_free(&before);
+    resp_free(&after);
+    resp_free(&sec);
+    resp_free(&sec2);
+}
+
+Test(lifecycle, kill_9_loses_nothing_acknowledged)
+{
+    server_start(&S, NULL);
+    for (int i = 0; i < 20; i++) {
+        char path[64], body[64];
+        snprintf(path, sizeof path, "/admin/providers/p%d", i);
+        snprintf(body, sizeof body, "{\"enabled\":%s}", i % 2 ? "true" : "false");
+        resp r = admin(&S, "PUT", path, body, NULL);
+        cr_assert_eq(r.status, 201);
+        resp_free(&r);
+    }
+    long long rev = revision_of(&S);
+    server_stop(&S, SIGKILL);
+    server_restart(&S);
+    cr_assert_eq(revision_of(&S), rev);
+    resp r = admin(&S, "GET", "/admin/providers/p19", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert(json_is_true(json_object_get(r.json, "enabled")));
+    resp_free(&r);
+}
+
+Test(lifecycle, sigint_is_clean_too)
+{
+    server_start(&S, NULL);
+    cr_assert_eq(server_stop(&S, SIGINT), 0);
+    FILE *f = fopen(S.log, "r");
+    char line[1024];
+    bool stopped = false;
+    while (fgets(line, sizeof line, f))
+        stopped = stopped || strstr(line, "\"event\":\"stop\"") != NULL;
+    fclose(f);
+    cr_assert(stopped, "a stop line is logged");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(lifecycle, seed_file)
+{
+    char seed[] = "/tmp/sb-seed-XXXXXX";
+    int fd = mkstemp(seed);
+    close(fd);
+    write_file(seed,
+               "{\"providers\":{\"groq\":{\"enabled\":false}},"
+               "\"roles\":{\"triage\":{\"primary\":\"groq/llama\",\"fallbacks\":[\"local-7b\"]}},"
+               "\"failback\":{},\"models\":{},\"tenants\":{}}");
+    const char *args[] = {"--seed", seed, NULL};
+    server_start(&S, args);
+    resp r = request(&S, "GET", "/config/triage", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "primary")), "local-7b");
+    resp_free(&r);
+    r = request(&S, "GET", "/config/security", NULL, NULL);
+    cr_assert_eq(r.status, 404, "no demo when a seed is given");
+    resp_free(&r);
+    /* A store that is not empty is never re-seeded. */
+    resp p = admin(&S, "DELETE", "/admin/roles/triage", NULL, NULL);
+    cr_assert_eq(p.status, 200);
+    resp_free(&p);
+    server_stop(&S, SIGTERM);
+    server_restart(&S);
+    r = request(&S, "GET", "/config/triage", NULL, NULL);
+    cr_assert_eq(r.status, 404);
+    resp_free(&r);
+    unlink(seed);
+}
+
+Test(lifecycle, invalid_seed_is_refused)
+{
+    char seed[] = "/tmp/sb-seed-XXXXXX";
+    int fd = mkstemp(seed);
+    close(fd);
+    write_file(seed, "{\"providers\":{\"groq\":{\"enabeld\":false}}}");
+    server_start(&S, NULL);
+    server_stop(&S, SIGTERM);
+    char dir[sizeof S.dir];
+    memcpy(dir, S.dir, sizeof dir);
+    char out[2048];
+    /* A fresh directory so that the store is empty and the seed is read. */
+    snprintf(S.dir, sizeof S.dir, "%.200s/fresh", dir);
+    const char *args[] = {"--seed", seed, "--listen", "127.0.0.1:0", NULL};
+    cr_assert_neq(run_switchboard(&S, args, out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "/providers/groq/enabeld"), "names the field: %s", out);
+    strcpy(S.dir, dir);
+    unlink(seed);
+}
+
+Test(lifecycle, empty_store_with_no_demo)
+{
+    const char *args[] = {"--no-demo", NULL};
+    server_start(&S, args);
+    resp r = request(&S, "GET", "/config", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(json_object_size(json_object_get(r.json, "answers")), 0);
+    resp_free(&r);
+    cr_assert_eq(revision_of(&S), 0);
+}
+
+Test(lifecycle, one_server_per_data_directory)
+{
+    server_start(&S, NULL);
+    char out[1024];
+    const char *args[] = {"--listen", "127.0.0.1:0", NULL};
+    cr_assert_neq(run_switchboard(&S, args, out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "another switchboard"), "%s", out);
+}
+
+Test(lifecycle, read_auth)
+{
+    const char *args[] = {"--read-auth", NULL};
+    server_start(&S, args);
+    resp r = request(&S, "GET", "/config/security", NULL, NULL);
+    cr_assert_eq(r.status, 401);
+    cr_assert_str_eq(header(&r, "content-type"), "application/problem+json");
+    resp_free(&r);
+    r = request(&S, "GET", "/healthz", NULL, NULL);
+    cr_assert_eq(r.status, 200, "probes need no token");
+    resp_free(&r);
+    r = admin(&S, "GET", "/config/security", NULL, NULL);
+    cr_assert_eq(r.status, 200, "an admin token reads too");
+    resp_free(&r);
+
+    char out[256];
+    const char *create[] = {"token", "create", "--name", "worker", "--scope", "read", NULL};
+    cr_assert_eq(run_switchboard(&S, create, out, sizeof out), 0);
+    out[strcspn(out, "\n")] = '\0';
+    char auth[300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %.200s", out);
+    const char *hs[] = {auth, NULL};
+    long st = 0;
+    for (int i = 0; i < 60 && st != 200; i++) {
+        r = request(&S, "GET", "/config/security", NULL, hs);
+        st = r.status;
+        resp_free(&r);
+        if (st != 200)
+            usleep(100000);
+    }
+    cr_assert_eq(st, 200, "a read token reads");
+}
+
+Test(lifecycle, bad_options_are_reported)
+{
+    server_start(&S, NULL);
+    char out[2048];
+    const char *bad[] = {"--threads", "zero", NULL};
+    cr_assert_eq(run_switchboard(&S, bad, out, sizeof out), 2);
+    cr_assert_not_null(strstr(out, "--threads"));
+    const char *help[] = {"--help", NULL};
+    cr_assert_eq(run_switchboard(&S, help, out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "--read-auth"));
+}
