@@ -59,7 +59,7 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
         return sb_reply_body(req, &a->body, s->revision);
     }
     if (path_is(path, len, "/topology"))
-        return sb_reply_body(req, &s->topology, s->revision);
+        return sb_reply_body(req, sb_snapshot_topology(s), s->revision);
     if (path_is(path, len, "/"))
         return reply_index(req, s->revision);
     return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no endpoint at %.*s",

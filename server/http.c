@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define MAX_BODY          (1024 * 1024) /* a batch may carry many documents of at most 64 KiB each */
@@ -61,6 +62,7 @@ static struct {
     char cache_control[32];
     SSL_CTX *ssl;
     sb_thread *threads;
+    pthread_barrier_t ready; /* every loop is set up before the server counts as started */
 } S;
 
 static sb_thread *thread_of(h2o_req_t *req)
@@ -370,7 +372,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&t->accept, sock);
 }
 
-/* Binds host:port with SO_REUSEPORT; *port is 0 to pick one, and is set to the port bound. */
+/*
+ * Binds spec ("host:port", "[v6]:port") and listens; *port is set to the port bound. No
+ * SO_REUSEPORT: a second server on the same port must fail loudly, not share the traffic.
+ * Each thread accepts on its own dup() of this socket.
+ */
 static int bind_one(const char *spec, uint16_t *port)
 {
     char host[256];
@@ -385,7 +391,7 @@ static int bind_one(const char *spec, uint16_t *port)
         h++;
     }
     char portstr[8];
-    snprintf(portstr, sizeof portstr, "%u", *port ? *port : (unsigned)atoi(colon + 1));
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)atoi(colon + 1));
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
@@ -394,7 +400,6 @@ static int bind_one(const char *spec, uint16_t *port)
         return -1;
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
         if (fd >= 0)
             close(fd);
@@ -431,6 +436,7 @@ static void *thread_main(void *arg)
         t->listeners[i]->data = t;
         h2o_socket_read_start(t->listeners[i], on_accept);
     }
+    pthread_barrier_wait(&S.ready);
     while (!atomic_load(&t->stopping))
         h2o_evloop_run(t->ctx.loop, INT32_MAX);
 
@@ -468,6 +474,15 @@ static SSL_CTX *tls_setup(const char *cert, const char *key)
     return ssl;
 }
 
+void sb_http_block_signals(void)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+}
+
 int sb_http_serve(const sb_http_opts *opts)
 {
     S.opts = *opts;
@@ -499,17 +514,16 @@ int sb_http_serve(const sb_http_opts *opts)
     }
     for (size_t l = 0; l < nl; l++) {
         uint16_t port = 0;
-        for (size_t t = 0; t < nt; t++) {
-            int fd = bind_one(opts->listen[l], &port);
-            if (fd < 0) {
-                sb_log(
-                    "error", "listen_failed",
-                    json_pack("{s:s, s:s}", "listen", opts->listen[l], "error", strerror(errno)));
-                json_decref(addrs);
-                return -1;
-            }
-            S.threads[t].fds[l] = fd;
+        int fd = bind_one(opts->listen[l], &port);
+        if (fd < 0) {
+            sb_log("error", "listen_failed",
+                   json_pack("{s:s, s:s}", "listen", opts->listen[l], "error", strerror(errno)));
+            json_decref(addrs);
+            return -1;
         }
+        S.threads[0].fds[l] = fd;
+        for (size_t t = 1; t < nt; t++)
+            S.threads[t].fds[l] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         char shown[300];
         const char *colon = strrchr(opts->listen[l], ':');
         snprintf(shown, sizeof shown, "%.*s:%u", (int)(colon - opts->listen[l]), opts->listen[l],
@@ -517,14 +531,17 @@ int sb_http_serve(const sb_http_opts *opts)
         json_array_append_new(addrs, json_string(shown));
     }
 
-    /* Only the main thread takes SIGINT and SIGTERM: the loops inherit a blocked mask. */
-    sigset_t sigs, old;
+    /* SIGINT and SIGTERM are blocked since main() began (sb_http_block_signals): the loops
+     * inherit that mask and only this thread takes them, with sigwait. */
+    sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    pthread_barrier_init(&S.ready, NULL, (unsigned)nt + 1);
     for (size_t t = 0; t < nt; t++)
         pthread_create(&S.threads[t].tid, NULL, thread_main, &S.threads[t]);
+    pthread_barrier_wait(&S.ready);
+    pthread_barrier_destroy(&S.ready);
     sb_log("info", "listening",
            json_pack("{s:o, s:I, s:b, s:s}", "listen", addrs, "threads", (json_int_t)nt,
                      "read_auth", opts->read_auth, "tls", S.ssl ? "on" : "off"));
@@ -540,7 +557,6 @@ int sb_http_serve(const sb_http_opts *opts)
         pthread_join(S.threads[t].tid, NULL);
         free(S.threads[t].fds);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     free(S.threads);
     if (S.ssl)
         SSL_CTX_free(S.ssl);

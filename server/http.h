@@ -27,6 +27,12 @@ typedef struct sb_http_opts {
 } sb_http_opts;
 
 /**
+ * Blocks SIGINT and SIGTERM in the calling thread and every thread it creates later; call it
+ * first thing, so that a signal during start-up waits for sb_http_serve's orderly shutdown.
+ */
+void sb_http_block_signals(void);
+
+/**
  * Serves until SIGINT or SIGTERM, then shuts down gracefully: stops accepting, finishes the
  * requests in flight (including queued writes) and closes idle connections.
  * The writer must be running and a snapshot published.

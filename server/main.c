@@ -365,7 +365,7 @@ static int cmd_serve(options *o)
         sb_store_close(store);
         return rc > 0 ? die("cannot read the store: %s", sb_store_strerror(rc)) : 1;
     }
-    sb_snapshot_publish(sb_snapshot_build(docs, revs, tokens, revision));
+    sb_snapshot_publish(sb_snapshot_build(docs, revs, tokens, revision, NULL, NULL, 0));
     sb_log("info", "start",
            json_pack("{s:s, s:s, s:I}", "version", SB_VERSION, "data", o->data, "revision",
                      (json_int_t)revision));
@@ -400,5 +400,6 @@ int main(int argc, char **argv)
     if (optind < argc)
         return die("unexpected argument %s (see --help)", argv[optind]), 2;
     sb_log_set_text(o.log_text);
+    sb_http_block_signals();
     return cmd_serve(&o);
 }

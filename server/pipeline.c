@@ -1,20 +1,38 @@
 /*
  * Filter-then-select, step by step as DESIGN.md numbers them:
  *   1. assignment: the tenant's role override, else the global role;
- *   2. candidates: primary + explicit fallbacks, or primary + its failback successors;
+ *   2. candidates: primary + explicit fallbacks, or primary + its failback successors
+ *      (until a null, a model with no failback document, a repeat, or 16 models);
  *   3. dedupe, first occurrence wins;
  *   4. filter: drop a model whose provider is disabled (tenant override first, then the
  *      global switch); a model with no provider, or whose provider has no switch, is kept;
  *   5. select: the first kept model is the primary, the rest are the fallbacks.
+ * One core (resolve) walks these steps and reports each model to a visitor; sb_resolve builds
+ * JSON from it and sb_resolve_text canonical bytes, so the two cannot disagree.
  */
 #include "pipeline.h"
-#include "util.h"
 
 #include <string.h>
 
 static const json_t *kind_of(const json_t *docs, int kind)
 {
     return json_object_get(docs, sb_kind_names[kind]);
+}
+
+void sb_deps_add(sb_deps *d, int kind, const char *id)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    h ^= h >> 31;
+    for (int k = 0; k < 2; k++, h >>= 8)
+        d->bits[(h >> 6) & 3] |= 1ull << (h & 63);
+}
+
+bool sb_deps_meet(const sb_deps *a, const sb_deps *b)
+{
+    return ((a->bits[0] & b->bits[0]) | (a->bits[1] & b->bits[1]) | (a->bits[2] & b->bits[2]) |
+            (a->bits[3] & b->bits[3])) != 0;
 }
 
 const char *sb_model_provider(const json_t *docs, const char *model, char buf[201])
@@ -39,8 +57,9 @@ static bool listed(const char *const *list, size_t n, const char *model)
     return false;
 }
 
-/* Step 2 and 3: at most max candidates, deduplicated, into out. */
-static size_t candidates(const json_t *docs, const json_t *assignment, const char **out, size_t max)
+/* Steps 2 and 3: at most max candidates, deduplicated, into out. */
+static size_t candidates(const json_t *docs, const json_t *assignment, const char **out, size_t max,
+                         sb_deps *deps)
 {
     size_t n = 0;
     const char *primary = json_string_value(json_object_get(assignment, "primary"));
@@ -61,6 +80,8 @@ static size_t candidates(const json_t *docs, const json_t *assignment, const cha
     }
     const json_t *failback = kind_of(docs, SB_FAILBACK);
     for (const char *cur = primary; n < SB_CHAIN_MAX;) {
+        if (deps)
+            sb_deps_add(deps, SB_FAILBACK, cur);
         const char *next =
             json_string_value(json_object_get(json_object_get(failback, cur), "next"));
         if (next == NULL || listed(out, n, next))
@@ -83,39 +104,129 @@ static int provider_switch(const json_t *docs, const json_t *tenant_doc, const c
     return json_is_true(enabled);
 }
 
-json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant)
+/* Called once per candidate, in order: kept, or dropped with the provider that was off. */
+typedef void (*visit_fn)(void *ctx, const char *model, const char *dropped_by);
+
+/* Steps 1 to 5; the tenant's document, or NULL, into *tenant_doc. -1: role not assigned. */
+static int resolve(const json_t *docs, const char *role, const char *tenant,
+                   const json_t **tenant_doc, sb_deps *deps, visit_fn visit, void *ctx)
 {
-    const json_t *tenant_doc = tenant ? json_object_get(kind_of(docs, SB_TENANTS), tenant) : NULL;
-    const json_t *assignment = json_object_get(json_object_get(tenant_doc, "roles"), role);
+    const json_t *tdoc = tenant ? json_object_get(kind_of(docs, SB_TENANTS), tenant) : NULL;
+    const json_t *assignment = json_object_get(json_object_get(tdoc, "roles"), role);
+    if (deps) {
+        if (tenant)
+            sb_deps_add(deps, SB_TENANTS, tenant);
+        sb_deps_add(deps, SB_ROLES, role);
+    }
     if (assignment == NULL)
         assignment = json_object_get(kind_of(docs, SB_ROLES), role);
+    *tenant_doc = tdoc;
     if (assignment == NULL)
-        return NULL;
+        return -1;
 
     const json_t *fallbacks = json_object_get(assignment, "fallbacks");
     size_t max = json_is_array(fallbacks) ? json_array_size(fallbacks) + 1 : SB_CHAIN_MAX;
-    const char **cand = sb_xmalloc(max * sizeof *cand);
-    size_t n = candidates(docs, assignment, cand, max);
-
-    json_t *kept = sb_json_check(json_array());
-    json_t *dropped = sb_json_check(json_array());
+    const char *small[SB_CHAIN_MAX],
+        **cand = max <= SB_CHAIN_MAX ? small : sb_xmalloc(max * sizeof *cand);
+    size_t n = candidates(docs, assignment, cand, max, deps);
     for (size_t i = 0; i < n; i++) {
         char buf[201];
         const char *provider = sb_model_provider(docs, cand[i], buf);
-        if (provider != NULL && provider_switch(docs, tenant_doc, provider) == 0) {
-            json_array_append_new(
-                dropped, sb_json_check(json_pack("{s:s, s:s, s:s}", "model", cand[i], "provider",
-                                                 provider, "reason", "provider_disabled")));
-        } else {
-            json_array_append_new(kept, sb_json_check(json_string(cand[i])));
+        if (deps) {
+            sb_deps_add(deps, SB_MODELS, cand[i]);
+            if (provider)
+                sb_deps_add(deps, SB_PROVIDERS, provider);
         }
+        bool off = provider != NULL && provider_switch(docs, tdoc, provider) == 0;
+        visit(ctx, cand[i], off ? provider : NULL);
     }
-    free(cand);
+    if (cand != small)
+        free(cand);
+    return 0;
+}
 
-    json_t *primary = json_array_size(kept) ? json_incref(json_array_get(kept, 0)) : json_null();
-    json_array_remove(kept, 0);
+/* ---- JSON ---- */
+
+typedef struct json_ctx {
+    json_t *kept, *dropped;
+} json_ctx;
+
+static void visit_json(void *p, const char *model, const char *dropped_by)
+{
+    json_ctx *c = p;
+    if (dropped_by != NULL)
+        json_array_append_new(c->dropped,
+                              sb_json_check(json_pack("{s:s, s:s, s:s}", "model", model, "provider",
+                                                      dropped_by, "reason", "provider_disabled")));
+    else
+        json_array_append_new(c->kept, sb_json_check(json_string(model)));
+}
+
+json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant)
+{
+    json_ctx c = {sb_json_check(json_array()), sb_json_check(json_array())};
+    const json_t *tdoc;
+    if (resolve(docs, role, tenant, &tdoc, NULL, visit_json, &c) != 0) {
+        json_decref(c.kept);
+        json_decref(c.dropped);
+        return NULL;
+    }
+    json_t *primary =
+        json_array_size(c.kept) ? json_incref(json_array_get(c.kept, 0)) : json_null();
+    json_array_remove(c.kept, 0);
     json_t *answer = json_pack("{s:s, s:o, s:o, s:o, s:o}", "role", role, "tenant",
-                               tenant_doc ? json_string(tenant) : json_null(), "primary", primary,
-                               "fallbacks", kept, "dropped", dropped);
+                               tdoc ? json_string(tenant) : json_null(), "primary", primary,
+                               "fallbacks", c.kept, "dropped", c.dropped);
     return sb_json_check(answer);
+}
+
+/* ---- canonical text ---- */
+
+typedef struct text_ctx {
+    sb_buf kept, dropped;
+    const char *primary;
+} text_ctx;
+
+static void visit_text(void *p, const char *model, const char *dropped_by)
+{
+    text_ctx *c = p;
+    if (dropped_by != NULL) {
+        sb_buf_adds(&c->dropped, c->dropped.len ? ",{\"model\":" : "{\"model\":");
+        sb_buf_add_jstr(&c->dropped, model);
+        sb_buf_adds(&c->dropped, ",\"provider\":");
+        sb_buf_add_jstr(&c->dropped, dropped_by);
+        sb_buf_adds(&c->dropped, ",\"reason\":\"provider_disabled\"}");
+    } else if (c->primary == NULL) {
+        c->primary = model;
+    } else {
+        if (c->kept.len)
+            sb_buf_add(&c->kept, ",", 1);
+        sb_buf_add_jstr(&c->kept, model);
+    }
+}
+
+int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
+                    sb_deps *deps, bool *routed)
+{
+    text_ctx c = {{0}, {0}, NULL};
+    const json_t *tdoc;
+    int rc = resolve(docs, role, tenant, &tdoc, deps, visit_text, &c);
+    if (rc == 0) {
+        sb_buf_adds(out, "{\"role\":");
+        sb_buf_add_jstr(out, role);
+        sb_buf_adds(out, ",\"tenant\":");
+        tdoc ? sb_buf_add_jstr(out, tenant) : sb_buf_adds(out, "null");
+        sb_buf_adds(out, ",\"primary\":");
+        c.primary ? sb_buf_add_jstr(out, c.primary) : sb_buf_adds(out, "null");
+        sb_buf_adds(out, ",\"fallbacks\":[");
+        sb_buf_add(out, c.kept.p, c.kept.len);
+        sb_buf_adds(out, "],\"dropped\":[");
+        sb_buf_add(out, c.dropped.p, c.dropped.len);
+        sb_buf_adds(out, "]}");
+        if (routed)
+            *routed = c.primary != NULL;
+    }
+    free(c.kept.p);
+    free(c.dropped.p);
+    return rc;
 }

@@ -2,9 +2,7 @@
  * Snapshot building and publication (threading model in snapshot.h).
  */
 #include "snapshot.h"
-#include "pipeline.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +19,14 @@ static uint64_t hash_key(const char *role, size_t rl, const char *tenant, size_t
     return h ^ (h >> 29);
 }
 
-static const sb_answer *lookup(const sb_snapshot *s, const char *role, size_t rl,
-                               const char *tenant, size_t tl)
+static sb_answer *lookup(const sb_snapshot *s, const char *role, size_t rl, const char *tenant,
+                         size_t tl)
 {
     for (size_t i = hash_key(role, rl, tenant, tl) & s->mask;; i = (i + 1) & s->mask) {
         uint32_t slot = s->slots[i];
         if (slot == 0)
             return NULL;
-        const sb_answer *a = &s->answers[slot - 1];
+        sb_answer *a = s->answers[slot - 1];
         if (a->role_len == rl && memcmp(a->role, role, rl) == 0 &&
             (a->tenant == NULL) == (tenant == NULL) &&
             (tenant == NULL || (a->tenant_len == tl && memcmp(a->tenant, tenant, tl) == 0)))
@@ -36,23 +34,49 @@ static const sb_answer *lookup(const sb_snapshot *s, const char *role, size_t rl
     }
 }
 
+/* A tenant name as a (pointer, length) pair, for bsearch over the sorted views. */
+typedef struct name_key {
+    const char *p;
+    size_t len;
+} name_key;
+
+static int cmp_view(const void *key, const void *v)
+{
+    const name_key *k = key;
+    const sb_view *view = v;
+    int c = strncmp(k->p, view->name, k->len);
+    return c ? c : (view->name[k->len] ? -1 : 0);
+}
+
+static sb_view *find_view(const sb_snapshot *s, const char *tenant, size_t len)
+{
+    if (tenant == NULL)
+        return &s->views[0];
+    name_key k = {tenant, len};
+    return bsearch(&k, s->views + 1, s->n_views - 1, sizeof *s->views, cmp_view);
+}
+
 const sb_answer *sb_snapshot_answer(const sb_snapshot *s, const char *role, size_t role_len,
                                     const char *tenant, size_t tenant_len)
 {
     if (tenant != NULL) {
         const sb_answer *a = lookup(s, role, role_len, tenant, tenant_len);
-        if (a != NULL || lookup(s, "", 0, tenant, tenant_len) != NULL)
+        if (a != NULL || find_view(s, tenant, tenant_len) != NULL)
             return a; /* a known tenant: its own answers only */
     }
     return lookup(s, role, role_len, NULL, 0);
 }
 
-const sb_body *sb_snapshot_config(const sb_snapshot *s, const char *tenant, size_t tenant_len)
+/* ---- answers ---- */
+
+static void answer_unref(sb_answer *a)
 {
-    const sb_answer *a = tenant ? lookup(s, "", 0, tenant, tenant_len) : NULL;
-    if (a == NULL)
-        a = lookup(s, "", 0, NULL, 0);
-    return &a->body;
+    if (a == NULL || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(a->role);
+    free(a->tenant);
+    free(a->body.p);
+    free(a);
 }
 
 static void body_set(sb_body *b, sb_buf *buf)
@@ -62,76 +86,51 @@ static void body_set(sb_body *b, sb_buf *buf)
     sb_etag(b->p, b->len, b->etag);
 }
 
-static int cmp_str(const void *a, const void *b)
+static sb_answer *answer_new(const json_t *docs, const char *role, const char *tenant)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The keys of obj, sorted; free the array (not the strings, which obj owns). */
-static const char **sorted_keys(const json_t *obj, size_t *n)
-{
-    const char **keys = sb_xmalloc((json_object_size(obj) + 1) * sizeof *keys);
-    const char *k;
-    json_t *v;
-    *n = 0;
-    json_object_foreach((json_t *)obj, k, v) keys[(*n)++] = k;
-    qsort(keys, *n, sizeof *keys, cmp_str);
-    return keys;
-}
-
-static sb_answer *add_answer(sb_snapshot *s, const char *role, const char *tenant)
-{
-    sb_answer *a = &s->answers[s->n_answers++];
+    sb_answer *a = calloc(1, sizeof *a);
+    sb_buf body = {0};
+    if (a == NULL)
+        sb_json_check(NULL);
+    if (sb_resolve_text(docs, role, tenant, &body, &a->deps, &a->routed) != 0) {
+        free(a);
+        return NULL;
+    }
+    atomic_init(&a->refs, 1);
     a->role_len = strlen(role);
     a->role = sb_xstrndup(role, a->role_len);
     a->tenant_len = tenant ? strlen(tenant) : 0;
     a->tenant = tenant ? sb_xstrndup(tenant, a->tenant_len) : NULL;
+    body_set(&a->body, &body);
     return a;
 }
 
-/*
- * Resolves every role of one tenant (NULL: the global answers) into s->answers, and adds the
- * entry that holds its /config body. The global pass also writes the answers of /topology.
- */
-static void build_tenant(sb_snapshot *s, const char *tenant, sb_buf *topology)
-{
-    json_t *all = sb_json_check(json_copy(json_object_get(s->docs, "roles")));
-    if (tenant != NULL) {
-        const json_t *t = json_object_get(json_object_get(s->docs, "tenants"), tenant);
-        json_object_update(all, json_object_get(t, "roles"));
-    }
-    size_t n;
-    const char **names = sorted_keys(all, &n);
-    sb_buf config = {0};
-    json_t *tenant_json = tenant ? sb_json_check(json_string(tenant)) : json_null();
-    sb_buf_adds(&config, "{\"tenant\":");
-    sb_buf_add_json(&config, tenant_json, 0);
-    sb_buf_adds(&config, ",\"answers\":{");
-    json_decref(tenant_json);
-    for (size_t i = 0; i < n; i++) {
-        json_t *answer = sb_resolve(s->docs, names[i], tenant);
-        sb_answer *a = add_answer(s, names[i], tenant);
-        sb_buf body = {0};
-        sb_buf_add_json(&body, answer, 0);
-        a->routed = !json_is_null(json_object_get(answer, "primary"));
-        body_set(&a->body, &body);
-        json_decref(answer);
+typedef struct builder {
+    sb_snapshot *s;
+    size_t cap;
+    const sb_snapshot *prev;
+    sb_deps changed;
+    bool full;
+} builder;
 
-        json_t *key = sb_json_check(json_string(names[i]));
-        sb_buf *outs[2] = {&config, tenant == NULL ? topology : NULL};
-        for (int o = 0; o < 2 && outs[o]; o++) {
-            if (i > 0)
-                sb_buf_add(outs[o], ",", 1);
-            sb_buf_add_json(outs[o], key, 0);
-            sb_buf_add(outs[o], ":", 1);
-            sb_buf_add(outs[o], a->body.p, a->body.len);
-        }
-        json_decref(key);
+/* Adds the answer for (role, tenant): the previous one when the write cannot have changed it. */
+static void add(builder *b, const char *role, const char *tenant)
+{
+    sb_answer *a = NULL;
+    if (!b->full) {
+        a = lookup(b->prev, role, strlen(role), tenant, tenant ? strlen(tenant) : 0);
+        if (a != NULL && !sb_deps_meet(&a->deps, &b->changed))
+            atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+        else
+            a = NULL;
     }
-    sb_buf_adds(&config, "}}");
-    body_set(&add_answer(s, "", tenant)->body, &config);
-    free(names);
-    json_decref(all);
+    if (a == NULL && (a = answer_new(b->s->docs, role, tenant)) == NULL)
+        return;
+    if (b->s->n_answers == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->s->answers = sb_xrealloc(b->s->answers, b->cap * sizeof *b->s->answers);
+    }
+    b->s->answers[b->s->n_answers++] = a;
 }
 
 static void build_index(sb_snapshot *s)
@@ -144,12 +143,56 @@ static void build_index(sb_snapshot *s)
         sb_json_check(NULL);
     s->mask = cap - 1;
     for (size_t k = 0; k < s->n_answers; k++) {
-        const sb_answer *a = &s->answers[k];
+        const sb_answer *a = s->answers[k];
         size_t i = hash_key(a->role, a->role_len, a->tenant, a->tenant_len) & s->mask;
         while (s->slots[i] != 0)
             i = (i + 1) & s->mask;
         s->slots[i] = (uint32_t)(k + 1);
     }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of obj, sorted; free the array, not the strings (obj owns them). */
+static const char **sorted_keys(const json_t *obj, size_t *n)
+{
+    const char **keys = sb_xmalloc((json_object_size(obj) + 1) * sizeof *keys);
+    const char *k;
+    json_t *v;
+    *n = 0;
+    json_object_foreach((json_t *)obj, k, v) keys[(*n)++] = k;
+    qsort(keys, *n, sizeof *keys, cmp_str);
+    return keys;
+}
+
+static void build_answers(builder *b)
+{
+    const json_t *roles = json_object_get(b->s->docs, "roles");
+    const json_t *tenants = json_object_get(b->s->docs, "tenants");
+    const char *role, *tenant;
+    json_t *v, *t;
+    json_object_foreach((json_t *)roles, role, v) add(b, role, NULL);
+    size_t n;
+    const char **names = sorted_keys(tenants, &n);
+    b->s->views = calloc(n + 1, sizeof *b->s->views);
+    if (b->s->views == NULL)
+        sb_json_check(NULL);
+    b->s->n_views = n + 1;
+    for (size_t i = 0; i < n; i++) {
+        tenant = names[i];
+        t = json_object_get(tenants, tenant);
+        b->s->views[i + 1].name = sb_xstrndup(tenant, strlen(tenant));
+        json_object_foreach((json_t *)roles, role, v) add(b, role, tenant);
+        json_object_foreach(json_object_get(t, "roles"), role, v)
+        {
+            if (json_object_get(roles, role) == NULL) /* a role only this tenant has */
+                add(b, role, tenant);
+        }
+    }
+    free(names);
 }
 
 static int hex_value(char c)
@@ -178,58 +221,112 @@ static void build_tokens(sb_snapshot *s)
         tok->scope = strcmp(scope, "admin") == 0  ? SB_SCOPE_ADMIN
                      : strcmp(scope, "read") == 0 ? SB_SCOPE_READ
                                                   : SB_SCOPE_NONE;
-        tok->name = (char *)name; /* owned by s->tokens */
+        tok->name = name; /* owned by s->tokens */
         if (ok && tok->scope != SB_SCOPE_NONE)
             s->n_tokens++;
     }
 }
 
-sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint64_t revision)
+sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint64_t revision,
+                               const sb_snapshot *prev, const sb_change *changes, size_t n)
 {
     sb_snapshot *s = calloc(1, sizeof *s);
     if (s == NULL)
         sb_json_check(NULL);
     atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->lazy, NULL);
     s->revision = revision;
     s->docs = docs;
     s->revs = revs;
     s->tokens = tokens ? tokens : sb_json_check(json_object());
 
-    const json_t *roles = json_object_get(docs, "roles");
-    const json_t *tenants = json_object_get(docs, "tenants");
-    size_t cap = (json_object_size(tenants) + 1) * (json_object_size(roles) + 1);
-    const char *tname;
-    json_t *t;
-    json_object_foreach((json_t *)tenants, tname, t) cap +=
-        json_object_size(json_object_get(t, "roles"));
-    s->answers = calloc(cap, sizeof *s->answers);
-    if (s->answers == NULL)
-        sb_json_check(NULL);
-
-    sb_buf topo = {0};
-    char head[64];
-    snprintf(head, sizeof head, "{\"revision\":%llu", (unsigned long long)revision);
-    sb_buf_adds(&topo, head);
-    for (int k = 0; k < SB_KIND_COUNT; k++) {
-        sb_buf_adds(&topo, ",\"");
-        sb_buf_adds(&topo, sb_kind_names[k]);
-        sb_buf_adds(&topo, "\":");
-        sb_buf_add_json(&topo, json_object_get(docs, sb_kind_names[k]), JSON_SORT_KEYS);
-    }
-    sb_buf_adds(&topo, ",\"answers\":{");
-    build_tenant(s, NULL, &topo);
-    sb_buf_adds(&topo, "}}");
-    body_set(&s->topology, &topo);
-
-    size_t n;
-    const char **names = sorted_keys(tenants, &n);
+    builder b = {.s = s, .prev = prev, .full = prev == NULL};
     for (size_t i = 0; i < n; i++)
-        build_tenant(s, names[i], NULL);
-    free(names);
+        sb_deps_add(&b.changed, changes[i].kind, changes[i].id);
+    build_answers(&b);
     build_index(s);
     build_tokens(s);
     return s;
 }
+
+/* ---- the lazily built bodies ---- */
+
+static int cmp_answer_role(const void *a, const void *b)
+{
+    return strcmp((*(sb_answer *const *)a)->role, (*(sb_answer *const *)b)->role);
+}
+
+/* Appends "role":answer,... for the answers of one view (tenant NULL: global), by role. */
+static void add_answers(const sb_snapshot *s, const char *tenant, sb_buf *out)
+{
+    sb_answer **list = sb_xmalloc((s->n_answers + 1) * sizeof *list);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_answers; i++) {
+        const sb_answer *a = s->answers[i];
+        if ((a->tenant == NULL) == (tenant == NULL) &&
+            (tenant == NULL || strcmp(a->tenant, tenant) == 0))
+            list[n++] = s->answers[i];
+    }
+    qsort(list, n, sizeof *list, cmp_answer_role);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            sb_buf_add(out, ",", 1);
+        sb_buf_add_jstr(out, list[i]->role);
+        sb_buf_add(out, ":", 1);
+        sb_buf_add(out, list[i]->body.p, list[i]->body.len);
+    }
+    free(list);
+}
+
+const sb_body *sb_snapshot_config(sb_snapshot *s, const char *tenant, size_t tenant_len)
+{
+    sb_view *v = find_view(s, tenant, tenant_len);
+    if (v == NULL)
+        v = &s->views[0];
+    if (!atomic_load_explicit(&v->ready, memory_order_acquire)) {
+        pthread_mutex_lock(&s->lazy);
+        if (!atomic_load_explicit(&v->ready, memory_order_relaxed)) {
+            sb_buf b = {0};
+            sb_buf_adds(&b, "{\"tenant\":");
+            v->name ? sb_buf_add_jstr(&b, v->name) : sb_buf_adds(&b, "null");
+            sb_buf_adds(&b, ",\"answers\":{");
+            add_answers(s, v->name, &b);
+            sb_buf_adds(&b, "}}");
+            body_set(&v->config, &b);
+            atomic_store_explicit(&v->ready, true, memory_order_release);
+        }
+        pthread_mutex_unlock(&s->lazy);
+    }
+    return &v->config;
+}
+
+const sb_body *sb_snapshot_topology(sb_snapshot *s)
+{
+    if (!atomic_load_explicit(&s->topology_ready, memory_order_acquire)) {
+        pthread_mutex_lock(&s->lazy);
+        if (!atomic_load_explicit(&s->topology_ready, memory_order_relaxed)) {
+            sb_buf b = {0};
+            char head[64];
+            snprintf(head, sizeof head, "{\"revision\":%llu", (unsigned long long)s->revision);
+            sb_buf_adds(&b, head);
+            for (int k = 0; k < SB_KIND_COUNT; k++) {
+                sb_buf_adds(&b, ",\"");
+                sb_buf_adds(&b, sb_kind_names[k]);
+                sb_buf_adds(&b, "\":");
+                sb_buf_add_json(&b, json_object_get(s->docs, sb_kind_names[k]), JSON_SORT_KEYS);
+            }
+            sb_buf_adds(&b, ",\"answers\":{");
+            add_answers(s, NULL, &b);
+            sb_buf_adds(&b, "}}");
+            body_set(&s->topology, &b);
+            atomic_store_explicit(&s->topology_ready, true, memory_order_release);
+        }
+        pthread_mutex_unlock(&s->lazy);
+    }
+    return &s->topology;
+}
+
+/* ---- references and publication ---- */
 
 void sb_snapshot_ref(sb_snapshot *s)
 {
@@ -240,15 +337,18 @@ void sb_snapshot_unref(sb_snapshot *s)
 {
     if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < s->n_answers; i++) {
-        free((char *)s->answers[i].role);
-        free((char *)s->answers[i].tenant);
-        free(s->answers[i].body.p);
+    for (size_t i = 0; i < s->n_answers; i++)
+        answer_unref(s->answers[i]);
+    for (size_t i = 0; i < s->n_views; i++) {
+        free(s->views[i].name);
+        free(s->views[i].config.p);
     }
+    free(s->views);
     free(s->answers);
     free(s->slots);
     free(s->topology.p);
     free(s->token_list);
+    pthread_mutex_destroy(&s->lazy);
     json_decref(s->docs);
     json_decref(s->revs);
     json_decref(s->tokens);

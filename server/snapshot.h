@@ -1,24 +1,32 @@
 /*
  * The snapshot: everything the read path serves, computed once per store revision.
  *
- * A snapshot is immutable once built: every role's answer (per tenant too) with its body bytes
- * and ETag, the /config and /topology bodies, the documents for admin reads, and the tokens.
- * The writer thread builds one after each commit and publishes it with one atomic pointer swap;
- * serving threads pick it up on their next request. A GET is a hash lookup and a copy of
- * prepared bytes: it never opens an LMDB transaction and never runs the pipeline.
+ * A snapshot holds every (role, tenant) answer with its body bytes and ETag, the documents for
+ * admin reads, and the tokens. The writer thread builds one after each commit and publishes it
+ * with one atomic pointer swap; serving threads pick it up on their next request. A GET of a
+ * role is a hash lookup and a copy of prepared bytes: no LMDB transaction, no pipeline run.
  *
- * Threading: build on any thread; once published, a snapshot is only read. Each serving thread
- * keeps one reference in a cache slot of its own (sb_snapshot_current); the mutex inside is
- * taken only when a new snapshot has been published since that thread last looked.
+ * Building is incremental: each answer remembers (sb_deps) every document it was computed
+ * from; a new snapshot recomputes only the answers whose documents the write changed and
+ * shares the others, reference-counted, with the previous snapshot.
+ *
+ * Threading: build on one thread; once published a snapshot is read-only, except for the
+ * /config and /topology bodies, which the first thread to ask builds under the snapshot's
+ * mutex (they cost milliseconds and only dashboards read them). Each serving thread keeps
+ * one reference in a cache slot of its own (sb_snapshot_current); the global lock is taken
+ * only when a new snapshot has been published since that thread last looked.
  */
 #ifndef SB_SNAPSHOT_H
 #define SB_SNAPSHOT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pipeline.h"
+#include "store.h"
 #include "util.h"
 
 /* A prepared response body and its strong ETag. */
@@ -28,19 +36,27 @@ typedef struct sb_body {
     char etag[SB_ETAG_LEN + 1];
 } sb_body;
 
-/* One (role, tenant) answer; tenant is NULL for the global answer. The entry whose role is
- * "" holds the /config body of its tenant. */
+/* One (role, tenant) answer, shared between snapshots; tenant is NULL for the global one. */
 typedef struct sb_answer {
-    const char *role, *tenant;
+    atomic_uint refs;
+    char *role, *tenant;
     size_t role_len, tenant_len;
-    sb_body body;
     bool routed; /* primary is not null */
+    sb_deps deps;
+    sb_body body;
 } sb_answer;
+
+/* A tenant's view (name NULL: the global one) and its lazily built /config body. */
+typedef struct sb_view {
+    char *name;
+    atomic_bool ready;
+    sb_body config;
+} sb_view;
 
 enum sb_scope { SB_SCOPE_NONE = 0, SB_SCOPE_READ = 1, SB_SCOPE_ADMIN = 2 };
 
 typedef struct sb_token {
-    char *name;
+    const char *name;
     int scope;
     unsigned char sha256[32];
 } sb_token;
@@ -48,24 +64,30 @@ typedef struct sb_token {
 typedef struct sb_snapshot {
     atomic_uint refs;
     uint64_t revision;
-    json_t *docs; /* {kind: {id: document}} */
-    json_t *revs; /* {kind: {id: revision of the document's last change}} */
-    json_t *tokens;
-    sb_answer *answers;
+    json_t *docs;   /* {kind: {id: document}} */
+    json_t *revs;   /* {kind: {id: revision of the document's last change}} */
+    json_t *tokens; /* {name: {"scope", "sha256", "created"}} */
+    sb_answer **answers;
     size_t n_answers;
     uint32_t *slots; /* open addressing: index + 1 into answers, 0 = empty */
     size_t mask;
-    sb_body topology;
+    sb_view *views; /* [0] global, then the tenants sorted by name */
+    size_t n_views;
     sb_token *token_list;
     size_t n_tokens;
+    pthread_mutex_t lazy;
+    atomic_bool topology_ready;
+    sb_body topology;
 } sb_snapshot;
 
 /**
- * Builds a snapshot. Takes over the caller's references to docs, revs and tokens
- * (tokens: {name: {"scope", "sha256", "created"}}, as the store returns them).
+ * Builds a snapshot, taking over the caller's references to docs, revs and tokens (NULL: none).
+ * @param prev the previous snapshot, whose answers are reused where changes (n of them, the
+ *        documents a write touched) cannot have affected them; NULL recomputes everything
  * @return a snapshot holding one reference (the caller's); aborts on out-of-memory
  */
-sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint64_t revision);
+sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint64_t revision,
+                               const sb_snapshot *prev, const sb_change *changes, size_t n);
 
 /**
  * The answer for role and tenant. A tenant that has no document resolves as no tenant.
@@ -73,13 +95,15 @@ sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint6
  */
 const sb_answer *sb_snapshot_answer(const sb_snapshot *s, const char *role, size_t role_len,
                                     const char *tenant, size_t tenant_len);
-/** The /config body for tenant (NULL or unknown: the global one). Never NULL. */
-const sb_body *sb_snapshot_config(const sb_snapshot *s, const char *tenant, size_t tenant_len);
+/** The /config body for tenant (NULL or unknown: the global one). */
+const sb_body *sb_snapshot_config(sb_snapshot *s, const char *tenant, size_t tenant_len);
+/** The /topology body. */
+const sb_body *sb_snapshot_topology(sb_snapshot *s);
 
 void sb_snapshot_ref(sb_snapshot *s);
 void sb_snapshot_unref(sb_snapshot *s);
 
-/** Makes s the current snapshot, taking over the caller's reference. */
+/** Makes s the current snapshot, taking over the caller's reference (NULL: none). */
 void sb_snapshot_publish(sb_snapshot *s);
 /** A new reference to the current snapshot (NULL before the first publish). */
 sb_snapshot *sb_snapshot_acquire(void);

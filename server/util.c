@@ -149,6 +149,48 @@ void sb_buf_adds(sb_buf *b, const char *s)
     sb_buf_add(b, s, strlen(s));
 }
 
+void sb_buf_add_jstr(sb_buf *b, const char *s)
+{
+    sb_buf_add(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sb_buf_add(b, run, (size_t)(s - run));
+        char esc[8];
+        switch (c) {
+        case '"':
+            sb_buf_add(b, "\\\"", 2);
+            break;
+        case '\\':
+            sb_buf_add(b, "\\\\", 2);
+            break;
+        case '\n':
+            sb_buf_add(b, "\\n", 2);
+            break;
+        case '\t':
+            sb_buf_add(b, "\\t", 2);
+            break;
+        case '\r':
+            sb_buf_add(b, "\\r", 2);
+            break;
+        case '\b':
+            sb_buf_add(b, "\\b", 2);
+            break;
+        case '\f':
+            sb_buf_add(b, "\\f", 2);
+            break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04X", c);
+            sb_buf_add(b, esc, 6);
+        }
+        run = s + 1;
+    }
+    sb_buf_add(b, run, (size_t)(s - run));
+    sb_buf_add(b, "\"", 1);
+}
+
 static int buf_dump_cb(const char *p, size_t n, void *data)
 {
     sb_buf_add(data, p, n);

@@ -54,6 +54,8 @@ typedef struct sb_buf {
 
 void sb_buf_add(sb_buf *b, const void *p, size_t n);
 void sb_buf_adds(sb_buf *b, const char *s);
+/** Appends s as a JSON string, escaped the way jansson escapes it. */
+void sb_buf_add_jstr(sb_buf *b, const char *s);
 /** Appends v as compact JSON; flags are added to JSON_COMPACT. */
 void sb_buf_add_json(sb_buf *b, const json_t *v, size_t flags);
 

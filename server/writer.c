@@ -46,6 +46,13 @@ void sb_write_clear(sb_write *w)
     w->body = NULL;
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int fail(sb_write *w, json_t *problem)
 {
     w->status = (int)json_integer_value(json_object_get(problem, "status"));
@@ -186,14 +193,16 @@ static void apply(sb_write *w)
         return;
     }
     uint64_t revision;
+    double t0 = now_ms();
     int rc = sb_store_commit(W.store, changes, w->n_ops, &revision);
-    free(changes);
+    double t1 = now_ms();
     if (rc != 0) {
         fail(w, sb_problem(SB_P_UNAVAILABLE, NULL, "the store refused the write: %s",
                            sb_store_strerror(rc)));
         sb_log("error", "write_failed", json_pack("{s:s}", "error", sb_store_strerror(rc)));
         json_decref(docs);
         json_decref(revs);
+        free(changes);
         sb_snapshot_unref(cur);
         return;
     }
@@ -204,16 +213,19 @@ static void apply(sb_write *w)
     w->revision = revision;
     w->body = result_body(w, docs, revision);
     json_t *tokens = json_incref(cur->tokens);
+    sb_snapshot_publish(sb_snapshot_build(docs, revs, tokens, revision, cur, changes, w->n_ops));
+    double t2 = now_ms();
+    free(changes);
     sb_snapshot_unref(cur);
-    sb_snapshot_publish(sb_snapshot_build(docs, revs, tokens, revision));
 
     char key[256];
     for (size_t i = 0; i < w->n_ops; i++) {
         static const char *const names[] = {"put", "patch", "delete"};
         sb_log("info", "write",
-               json_pack("{s:s, s:s, s:I, s:s?, s:s?}", "key", key_of(&w->ops[i], key, sizeof key),
-                         "op", names[w->ops[i].type], "revision", (json_int_t)revision, "actor",
-                         w->actor, "reason", w->reason));
+               json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:f, s:f}", "key",
+                         key_of(&w->ops[i], key, sizeof key), "op", names[w->ops[i].type],
+                         "revision", (json_int_t)revision, "actor", w->actor, "reason", w->reason,
+                         "commit_ms", t1 - t0, "snapshot_ms", t2 - t1));
     }
 }
 
@@ -228,8 +240,8 @@ static void refresh_tokens(void)
         return;
     W.tokens_version = version;
     sb_snapshot *cur = sb_snapshot_acquire();
-    sb_snapshot_publish(
-        sb_snapshot_build(json_incref(cur->docs), json_incref(cur->revs), tokens, cur->revision));
+    sb_snapshot_publish(sb_snapshot_build(json_incref(cur->docs), json_incref(cur->revs), tokens,
+                                          cur->revision, cur, NULL, 0));
     sb_snapshot_unref(cur);
     sb_log("info", "tokens_reloaded", NULL);
 }

@@ -130,7 +130,7 @@ int server_stop(server *s, int sig)
     for (int i = 0; i < 1000; i++) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -100 - WTERMSIG(status);
         }
         usleep(10000);
     }
@@ -138,6 +138,22 @@ int server_stop(server *s, int sig)
     waitpid(s->pid, &status, 0);
     s->pid = 0;
     return -1;
+}
+
+const char *server_log(const server *s)
+{
+    static char buf[8192];
+    buf[0] = '\0';
+    FILE *f = fopen(s->log, "r");
+    if (f == NULL)
+        return buf;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -25,8 +25,11 @@ typedef struct server {
 void server_start(server *s, const char *const *extra);
 /** Starts again on the same port and data directory. */
 void server_restart(server *s);
-/** SIGTERM (or sig), then waits at most 10 s; @return the exit status, or -1 if killed. */
+/** Sends sig, then waits at most 10 s (then SIGKILL).
+ *  @return the exit status, -100 - the signal that ended it, or -1 if it had to be killed */
 int server_stop(server *s, int sig);
+/** The server's stderr so far (static buffer, last 8 KiB), for failure messages. */
+const char *server_log(const server *s);
 /** Stops the server if running and removes its data directory. */
 void server_cleanup(server *s);
 

@@ -38,7 +38,8 @@ Test(lifecycle, acknowledged_writes_survive_restart)
     resp before = request(&S, "GET", "/topology", NULL, NULL);
     resp sec = request(&S, "GET", "/config/security", NULL, NULL);
 
-    cr_assert_eq(server_stop(&S, SIGTERM), 0, "SIGTERM is a clean exit");
+    int rc = server_stop(&S, SIGTERM);
+    cr_assert_eq(rc, 0, "SIGTERM is a clean exit: %d; log:\n%s", rc, server_log(&S));
     server_restart(&S);
     resp after = request(&S, "GET", "/topology", NULL, NULL);
     cr_assert_str_eq(after.body, before.body, "the same documents and revision after restart");
@@ -75,7 +76,8 @@ Test(lifecycle, kill_9_loses_nothing_acknowledged)
 Test(lifecycle, sigint_is_clean_too)
 {
     server_start(&S, NULL);
-    cr_assert_eq(server_stop(&S, SIGINT), 0);
+    int rc = server_stop(&S, SIGINT);
+    cr_assert_eq(rc, 0, "exit %d; log:\n%s", rc, server_log(&S));
     FILE *f = fopen(S.log, "r");
     char line[1024];
     bool stopped = false;
@@ -205,4 +207,19 @@ Test(lifecycle, bad_options_are_reported)
     const char *help[] = {"--help", NULL};
     cr_assert_eq(run_switchboard(&S, help, out, sizeof out), 0);
     cr_assert_not_null(strstr(out, "--read-auth"));
+}
+
+Test(lifecycle, port_in_use_is_an_error)
+{
+    server_start(&S, NULL);
+    server other = S;
+    snprintf(other.dir, sizeof other.dir, "%.200s/other", S.dir);
+    char listen[32], out[2048];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", S.port);
+    const char *args[] = {"--listen", listen, NULL};
+    cr_assert_eq(run_switchboard(&other, args, out, sizeof out), 1);
+    cr_assert_not_null(strstr(out, "listen_failed"), "%s", out);
+    resp r = request(&S, "GET", "/healthz", NULL, NULL);
+    cr_assert_eq(r.status, 200, "the first server keeps its port");
+    resp_free(&r);
 }

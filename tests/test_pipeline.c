@@ -228,11 +228,21 @@ ParameterizedTest(size_t *i, pipeline, table)
     json_t *got = sb_resolve(docs, c->role, c->tenant);
     if (c->expect == NULL) {
         cr_assert_null(got, "%s: expected no answer", c->name);
+        sb_buf b = {0};
+        cr_assert_eq(sb_resolve_text(docs, c->role, c->tenant, &b, NULL, NULL), -1);
+        cr_assert_eq(b.len, 0);
     } else {
         cr_assert_not_null(got, "%s: expected an answer", c->name);
         char *text = json_dumps(got, JSON_COMPACT);
         /* Byte equality: the answer's key order is part of the contract. */
         cr_assert_str_eq(text, c->expect, "%s", c->name);
+        /* The serving path writes the same bytes without building JSON. */
+        sb_buf b = {0};
+        bool routed;
+        cr_assert_eq(sb_resolve_text(docs, c->role, c->tenant, &b, NULL, &routed), 0);
+        cr_assert_str_eq(b.p, c->expect, "%s (text path)", c->name);
+        cr_assert_eq(routed, !json_is_null(json_object_get(got, "primary")));
+        free(b.p);
         free(text);
         json_decref(got);
     }
