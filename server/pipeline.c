@@ -21,18 +21,23 @@ static const json_t *kind_of(const json_t *docs, int kind)
 
 void sb_deps_add(sb_deps *d, int kind, const char *id)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a */
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a, then a finaliser */
     for (const unsigned char *p = (const unsigned char *)id; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
+    /* FNV's low bits mix poorly and they pick the filter's bits: finish with splitmix64's. */
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
     h ^= h >> 31;
-    for (int k = 0; k < 2; k++, h >>= 8)
+    for (int k = 0; k < 3; k++, h >>= 8)
         d->bits[(h >> 6) & 3] |= 1ull << (h & 63);
 }
 
-bool sb_deps_meet(const sb_deps *a, const sb_deps *b)
+bool sb_deps_may_have(const sb_deps *set, const sb_deps *key)
 {
-    return ((a->bits[0] & b->bits[0]) | (a->bits[1] & b->bits[1]) | (a->bits[2] & b->bits[2]) |
-            (a->bits[3] & b->bits[3])) != 0;
+    for (int w = 0; w < 4; w++)
+        if ((set->bits[w] & key->bits[w]) != key->bits[w])
+            return false;
+    return true;
 }
 
 const char *sb_model_provider(const json_t *docs, const char *model, char buf[201])
@@ -183,7 +188,7 @@ json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant)
 /* ---- canonical text ---- */
 
 typedef struct text_ctx {
-    sb_buf kept, dropped;
+    sb_buf *kept, *dropped;
     const char *primary;
 } text_ctx;
 
@@ -191,42 +196,50 @@ static void visit_text(void *p, const char *model, const char *dropped_by)
 {
     text_ctx *c = p;
     if (dropped_by != NULL) {
-        sb_buf_adds(&c->dropped, c->dropped.len ? ",{\"model\":" : "{\"model\":");
-        sb_buf_add_jstr(&c->dropped, model);
-        sb_buf_adds(&c->dropped, ",\"provider\":");
-        sb_buf_add_jstr(&c->dropped, dropped_by);
-        sb_buf_adds(&c->dropped, ",\"reason\":\"provider_disabled\"}");
+        sb_buf_adds(c->dropped, c->dropped->len ? ",{\"model\":" : "{\"model\":");
+        sb_buf_add_jstr(c->dropped, model);
+        sb_buf_adds(c->dropped, ",\"provider\":");
+        sb_buf_add_jstr(c->dropped, dropped_by);
+        sb_buf_adds(c->dropped, ",\"reason\":\"provider_disabled\"}");
     } else if (c->primary == NULL) {
         c->primary = model;
     } else {
-        if (c->kept.len)
-            sb_buf_add(&c->kept, ",", 1);
-        sb_buf_add_jstr(&c->kept, model);
+        if (c->kept->len)
+            sb_buf_add(c->kept, ",", 1);
+        sb_buf_add_jstr(c->kept, model);
     }
+}
+
+int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
+                       sb_deps *deps, bool *routed, sb_scratch *scratch)
+{
+    scratch->kept.len = scratch->dropped.len = 0;
+    text_ctx c = {&scratch->kept, &scratch->dropped, NULL};
+    const json_t *tdoc;
+    if (resolve(docs, role, tenant, &tdoc, deps, visit_text, &c) != 0)
+        return -1;
+    sb_buf_adds(out, "{\"role\":");
+    sb_buf_add_jstr(out, role);
+    sb_buf_adds(out, ",\"tenant\":");
+    tdoc ? sb_buf_add_jstr(out, tenant) : sb_buf_adds(out, "null");
+    sb_buf_adds(out, ",\"primary\":");
+    c.primary ? sb_buf_add_jstr(out, c.primary) : sb_buf_adds(out, "null");
+    sb_buf_adds(out, ",\"fallbacks\":[");
+    sb_buf_add(out, c.kept->p, c.kept->len);
+    sb_buf_adds(out, "],\"dropped\":[");
+    sb_buf_add(out, c.dropped->p, c.dropped->len);
+    sb_buf_adds(out, "]}");
+    if (routed)
+        *routed = c.primary != NULL;
+    return 0;
 }
 
 int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
                     sb_deps *deps, bool *routed)
 {
-    text_ctx c = {{0}, {0}, NULL};
-    const json_t *tdoc;
-    int rc = resolve(docs, role, tenant, &tdoc, deps, visit_text, &c);
-    if (rc == 0) {
-        sb_buf_adds(out, "{\"role\":");
-        sb_buf_add_jstr(out, role);
-        sb_buf_adds(out, ",\"tenant\":");
-        tdoc ? sb_buf_add_jstr(out, tenant) : sb_buf_adds(out, "null");
-        sb_buf_adds(out, ",\"primary\":");
-        c.primary ? sb_buf_add_jstr(out, c.primary) : sb_buf_adds(out, "null");
-        sb_buf_adds(out, ",\"fallbacks\":[");
-        sb_buf_add(out, c.kept.p, c.kept.len);
-        sb_buf_adds(out, "],\"dropped\":[");
-        sb_buf_add(out, c.dropped.p, c.dropped.len);
-        sb_buf_adds(out, "]}");
-        if (routed)
-            *routed = c.primary != NULL;
-    }
-    free(c.kept.p);
-    free(c.dropped.p);
+    sb_scratch scratch = {{0}, {0}};
+    int rc = sb_resolve_scratch(docs, role, tenant, out, deps, routed, &scratch);
+    free(scratch.kept.p);
+    free(scratch.dropped.p);
     return rc;
 }

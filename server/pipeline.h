@@ -18,7 +18,8 @@ typedef struct sb_deps {
 } sb_deps;
 
 void sb_deps_add(sb_deps *d, int kind, const char *id);
-bool sb_deps_meet(const sb_deps *a, const sb_deps *b);
+/** Whether set may hold key, a filter made by one sb_deps_add (false: it certainly does not). */
+bool sb_deps_may_have(const sb_deps *set, const sb_deps *key);
 
 /**
  * Resolves role for tenant.
@@ -38,6 +39,16 @@ json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant);
  */
 int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
                     sb_deps *deps, bool *routed);
+
+/** Scratch space for sb_resolve_scratch, reusable across calls; free(s.kept.p), free(s.dropped.p).
+ */
+typedef struct sb_scratch {
+    sb_buf kept, dropped;
+} sb_scratch;
+
+/** sb_resolve_text with caller-owned scratch buffers, for building many answers in a row. */
+int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
+                       sb_deps *deps, bool *routed, sb_scratch *scratch);
 
 /**
  * The provider that serves model: models/<id>.provider when that document exists, else the

@@ -71,12 +71,8 @@ const sb_answer *sb_snapshot_answer(const sb_snapshot *s, const char *role, size
 
 static void answer_unref(sb_answer *a)
 {
-    if (a == NULL || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    free(a->role);
-    free(a->tenant);
-    free(a->body.p);
-    free(a);
+    if (a != NULL && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1)
+        free(a); /* one block: the struct, its names and its body */
 }
 
 static void body_set(sb_body *b, sb_buf *buf)
@@ -86,22 +82,30 @@ static void body_set(sb_body *b, sb_buf *buf)
     sb_etag(b->p, b->len, b->etag);
 }
 
-static sb_answer *answer_new(const json_t *docs, const char *role, const char *tenant)
+/* Computes one answer into a single allocation: the struct, then role, tenant and body. */
+static sb_answer *answer_new(const json_t *docs, const char *role, const char *tenant, sb_buf *text,
+                             sb_scratch *scratch)
 {
-    sb_answer *a = calloc(1, sizeof *a);
-    sb_buf body = {0};
-    if (a == NULL)
-        sb_json_check(NULL);
-    if (sb_resolve_text(docs, role, tenant, &body, &a->deps, &a->routed) != 0) {
-        free(a);
+    sb_deps deps = {{0}};
+    bool routed;
+    text->len = 0;
+    if (sb_resolve_scratch(docs, role, tenant, text, &deps, &routed, scratch) != 0)
         return NULL;
-    }
+    size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0;
+    sb_answer *a = sb_xmalloc(sizeof *a + rl + 1 + (tenant ? tl + 1 : 0) + text->len + 1);
+    char *p = (char *)(a + 1);
     atomic_init(&a->refs, 1);
-    a->role_len = strlen(role);
-    a->role = sb_xstrndup(role, a->role_len);
-    a->tenant_len = tenant ? strlen(tenant) : 0;
-    a->tenant = tenant ? sb_xstrndup(tenant, a->tenant_len) : NULL;
-    body_set(&a->body, &body);
+    a->deps = deps;
+    a->routed = routed;
+    a->role = memcpy(p, role, rl + 1);
+    a->role_len = rl;
+    p += rl + 1;
+    a->tenant = tenant ? memcpy(p, tenant, tl + 1) : NULL;
+    a->tenant_len = tl;
+    p += tenant ? tl + 1 : 0;
+    a->body.p = memcpy(p, text->p, text->len + 1);
+    a->body.len = text->len;
+    sb_etag(a->body.p, a->body.len, a->body.etag);
     return a;
 }
 
@@ -109,22 +113,32 @@ typedef struct builder {
     sb_snapshot *s;
     size_t cap;
     const sb_snapshot *prev;
-    sb_deps changed;
+    sb_deps *changed; /* one filter per document the write changed */
+    size_t n_changed;
     bool full;
+    sb_buf text;
+    sb_scratch scratch;
 } builder;
+
+/* prev's answer a again, or a recomputed one when the changed documents may affect it. */
+static sb_answer *reuse_or_compute(builder *b, sb_answer *a, const char *role, const char *tenant)
+{
+    bool affected = a == NULL;
+    for (size_t i = 0; i < b->n_changed && !affected; i++)
+        affected = sb_deps_may_have(&a->deps, &b->changed[i]);
+    if (!affected) {
+        atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+        return a;
+    }
+    return answer_new(b->s->docs, role, tenant, &b->text, &b->scratch);
+}
 
 /* Adds the answer for (role, tenant): the previous one when the write cannot have changed it. */
 static void add(builder *b, const char *role, const char *tenant)
 {
-    sb_answer *a = NULL;
-    if (!b->full) {
-        a = lookup(b->prev, role, strlen(role), tenant, tenant ? strlen(tenant) : 0);
-        if (a != NULL && !sb_deps_meet(&a->deps, &b->changed))
-            atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
-        else
-            a = NULL;
-    }
-    if (a == NULL && (a = answer_new(b->s->docs, role, tenant)) == NULL)
+    sb_answer *a =
+        b->full ? NULL : lookup(b->prev, role, strlen(role), tenant, tenant ? strlen(tenant) : 0);
+    if ((a = reuse_or_compute(b, a, role, tenant)) == NULL)
         return;
     if (b->s->n_answers == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 64;
@@ -195,6 +209,36 @@ static void build_answers(builder *b)
     free(names);
 }
 
+/*
+ * The common case, a write that touched no roles and no tenants document (a provider flip, a
+ * failback or models change): the (role, tenant) pairs are the same as prev's, so the answers
+ * keep their places, and the index and the tenant views are copied.
+ */
+static void rebuild_same_pairs(builder *b)
+{
+    const sb_snapshot *prev = b->prev;
+    sb_snapshot *s = b->s;
+    s->answers = sb_xmalloc((prev->n_answers + 1) * sizeof *s->answers);
+    for (size_t i = 0; i < prev->n_answers; i++) {
+        sb_answer *a = prev->answers[i];
+        s->answers[i] = reuse_or_compute(b, a, a->role, a->tenant);
+        if (s->answers[i] == NULL) { /* cannot be: the same documents assign the role */
+            fprintf(stderr, "switchboard: snapshot: %s lost its assignment\n", a->role);
+            abort();
+        }
+    }
+    s->n_answers = prev->n_answers;
+    s->mask = prev->mask;
+    s->slots = sb_xmalloc((prev->mask + 1) * sizeof *s->slots);
+    memcpy(s->slots, prev->slots, (prev->mask + 1) * sizeof *s->slots);
+    s->n_views = prev->n_views;
+    s->views = calloc(s->n_views, sizeof *s->views);
+    if (s->views == NULL)
+        sb_json_check(NULL);
+    for (size_t i = 1; i < s->n_views; i++)
+        s->views[i].name = sb_xstrndup(prev->views[i].name, strlen(prev->views[i].name));
+}
+
 static int hex_value(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -241,10 +285,25 @@ sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint6
     s->tokens = tokens ? tokens : sb_json_check(json_object());
 
     builder b = {.s = s, .prev = prev, .full = prev == NULL};
-    for (size_t i = 0; i < n; i++)
-        sb_deps_add(&b.changed, changes[i].kind, changes[i].id);
-    build_answers(&b);
-    build_index(s);
+    bool same_pairs = prev != NULL;
+    b.changed = calloc(n ? n : 1, sizeof *b.changed);
+    b.n_changed = n;
+    if (b.changed == NULL)
+        sb_json_check(NULL);
+    for (size_t i = 0; i < n; i++) {
+        sb_deps_add(&b.changed[i], changes[i].kind, changes[i].id);
+        same_pairs = same_pairs && changes[i].kind != SB_ROLES && changes[i].kind != SB_TENANTS;
+    }
+    if (same_pairs)
+        rebuild_same_pairs(&b);
+    else {
+        build_answers(&b);
+        build_index(s);
+    }
+    free(b.changed);
+    free(b.text.p);
+    free(b.scratch.kept.p);
+    free(b.scratch.dropped.p);
     build_tokens(s);
     return s;
 }

@@ -36,10 +36,11 @@ typedef struct sb_body {
     char etag[SB_ETAG_LEN + 1];
 } sb_body;
 
-/* One (role, tenant) answer, shared between snapshots; tenant is NULL for the global one. */
+/* One (role, tenant) answer, shared between snapshots; tenant is NULL for the global one.
+ * One allocation holds the struct, the names and the body. */
 typedef struct sb_answer {
     atomic_uint refs;
-    char *role, *tenant;
+    const char *role, *tenant;
     size_t role_len, tenant_len;
     bool routed; /* primary is not null */
     sb_deps deps;
