@@ -89,10 +89,16 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *val
 
 static void add_revision(h2o_req_t *req, uint64_t revision)
 {
-    char *v = h2o_mem_alloc_pool(&req->pool, 24);
-    int n = snprintf(v, 24, "%llu", (unsigned long long)revision);
+    /* By hand, not snprintf: this runs on every response and printf showed in profiles. */
+    char digits[20], *v = h2o_mem_alloc_pool(&req->pool, sizeof digits);
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + revision % 10);
+    while ((revision /= 10) != 0);
+    for (size_t i = 0; i < n; i++)
+        v[i] = digits[n - 1 - i];
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-switchboard-revision"), 0,
-                          NULL, v, (size_t)n);
+                          NULL, v, n);
 }
 
 /* Sends len bytes copied into the request's pool: the source may not outlive this call. */
