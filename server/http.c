@@ -496,7 +496,9 @@ int sb_http_serve(const sb_http_opts *opts)
     signal(SIGPIPE, SIG_IGN);
 
     h2o_config_init(&S.config);
-    S.config.server_name = h2o_iovec_init(H2O_STRLIT("switchboard"));
+    /* No Server header: it advertises nothing useful, and h2o 2.2 formats it with a sprintf
+     * on every response. */
+    S.config.server_name = h2o_iovec_init(H2O_STRLIT(""));
     S.config.max_request_entity_size = MAX_BODY;
     S.config.http1.upgrade_to_http2 = 0; /* no cleartext h2c: HTTP/2 only through TLS ALPN */
     h2o_hostconf_t *host =
