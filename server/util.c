@@ -139,7 +139,8 @@ void sb_buf_add(sb_buf *b, const void *p, size_t n)
         b->p = sb_xrealloc(b->p, cap);
         b->cap = cap;
     }
-    memcpy(b->p + b->len, p, n);
+    if (n > 0) /* p may be NULL when n is 0, and memcpy must not see that */
+        memcpy(b->p + b->len, p, n);
     b->len += n;
     b->p[b->len] = '\0';
 }

@@ -7,6 +7,14 @@
 
 #include "harness.h"
 
+#include <curl/curl.h>
+#include <stdlib.h>
+
+static size_t discard(char *p, size_t size, size_t n, void *data)
+{
+    return size * n;
+}
+
 static server S;
 
 static void down(void)
@@ -222,4 +230,48 @@ Test(lifecycle, port_in_use_is_an_error)
     resp r = request(&S, "GET", "/healthz", NULL, NULL);
     cr_assert_eq(r.status, 200, "the first server keeps its port");
     resp_free(&r);
+}
+
+Test(lifecycle, ttl_sets_max_age)
+{
+    const char *args[] = {"--ttl", "30", NULL};
+    server_start(&S, args);
+    resp r = request(&S, "GET", "/config/security", NULL, NULL);
+    cr_assert_str_eq(header(&r, "cache-control"), "max-age=30");
+    resp_free(&r);
+}
+
+Test(lifecycle, tls_with_http2)
+{
+    char dir[] = "/tmp/sb-tls-XXXXXX", cmd[512], cert[64], key[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-keyout %s -out %s 2>/dev/null",
+             key, cert);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+    const char *args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    server_start(&S, args);
+
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/config/security", S.port);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+    long status, version;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &version);
+    cr_assert_eq(status, 200);
+    cr_assert_eq(version, (long)CURL_HTTP_VERSION_2_0, "ALPN negotiates HTTP/2");
+    curl_easy_cleanup(c);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
 }
