@@ -207,6 +207,18 @@ json_t *sb_merge_patch(const json_t *target, const json_t *patch)
     return out;
 }
 
+void sb_doc_errors_prefix(json_t *errors, const char *prefix)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        char full[1024];
+        snprintf(full, sizeof full, "%s%s", prefix, json_string_value(json_object_get(e, "path")));
+        json_object_set_new(e, "path", sb_json_check(json_string(full)));
+    }
+}
+
 int sb_topology_validate(const json_t *topology, json_t *errors)
 {
     size_t before = json_array_size(errors);
@@ -243,15 +255,8 @@ int sb_topology_validate(const json_t *topology, json_t *errors)
             }
             json_t *doc_errors = sb_json_check(json_array());
             sb_doc_validate(kind, doc, doc_errors);
-            size_t k;
-            json_t *e;
-            json_array_foreach(doc_errors, k, e)
-            {
-                char full[1024];
-                snprintf(full, sizeof full, "%s%s", sub,
-                         json_string_value(json_object_get(e, "path")));
-                sb_doc_error(errors, full, json_string_value(json_object_get(e, "message")));
-            }
+            sb_doc_errors_prefix(doc_errors, sub);
+            json_array_extend(errors, doc_errors);
             json_decref(doc_errors);
         }
     }

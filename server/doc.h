@@ -23,6 +23,9 @@ int sb_doc_validate(int kind, const json_t *value, json_t *errors);
  */
 json_t *sb_merge_patch(const json_t *target, const json_t *patch);
 
+/** Prefixes the path of every error in errors (from sb_doc_validate) with prefix. */
+void sb_doc_errors_prefix(json_t *errors, const char *prefix);
+
 /** Appends {"path": path, "message": message} to errors. */
 void sb_doc_error(json_t *errors, const char *path, const char *message);
 

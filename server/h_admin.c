@@ -118,13 +118,9 @@ static int get_doc(h2o_req_t *req, const sb_snapshot *s, int kind, const char *i
              (long long)json_integer_value(
                  json_object_get(json_object_get(s->revs, sb_kind_names[kind]), id)));
     if (sb_if_none_match(req, etag)) {
-        req->res.status = 304;
-        req->res.reason = "Not Modified";
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL,
                        h2o_strdup(&req->pool, etag, SIZE_MAX).base, strlen(etag));
-        h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return 0;
+        return sb_reply_not_modified(req);
     }
     return sb_reply_json(req, 200, json_incref(v), etag, s->revision);
 }

@@ -206,10 +206,21 @@ bool sb_if_none_match(h2o_req_t *req, const char *etag)
     size_t etag_len = strlen(etag);
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) != -1;) {
         const h2o_iovec_t *v = &req->headers.entries[i].value;
-        if (tag_in_list(v->base, v->len, etag, etag_len))
+        if ((v->len == etag_len && memcmp(v->base, etag, etag_len) == 0) || /* the usual case */
+            tag_in_list(v->base, v->len, etag, etag_len))
             return true;
     }
     return false;
+}
+
+int sb_reply_not_modified(h2o_req_t *req)
+{
+    /* No content_length on a 304: h2o would write a bogus one (NOTES-stack.md). */
+    req->res.status = 304;
+    req->res.reason = "Not Modified";
+    h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    return 0;
 }
 
 int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision)
@@ -217,14 +228,8 @@ int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision)
     add_header(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, b->etag, SB_ETAG_LEN).base, SB_ETAG_LEN);
     add_header(req, H2O_TOKEN_CACHE_CONTROL, S.cache_control, strlen(S.cache_control));
     add_revision(req, revision);
-    if (sb_if_none_match(req, b->etag)) {
-        /* No content_length on a 304: h2o would write a bogus one (NOTES-stack.md). */
-        req->res.status = 304;
-        req->res.reason = "Not Modified";
-        h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
-        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
-        return 0;
-    }
+    if (sb_if_none_match(req, b->etag))
+        return sb_reply_not_modified(req);
     req->res.status = 200;
     req->res.reason = "OK";
     add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"));

@@ -59,6 +59,8 @@ int sb_reply_json(h2o_req_t *req, int status, json_t *body, const char *etag, ui
  * request's If-None-Match matches. Always returns 0.
  */
 int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision);
+/** Sends a 304 with the headers already set. Always returns 0. */
+int sb_reply_not_modified(h2o_req_t *req);
 /** Whether an If-None-Match header (a list of tags, or "*") matches etag, weakly compared. */
 bool sb_if_none_match(h2o_req_t *req, const char *etag);
 

@@ -68,19 +68,11 @@ static const char *key_of(const sb_op *op, char *buf, size_t cap)
 }
 
 /* Prefixes each error's path with the operation's place in a batch. */
-static json_t *batch_errors(json_t *errors, size_t i, size_t n_ops)
+static json_t *batch_errors(json_t *errors, size_t i)
 {
-    if (n_ops == 1)
-        return errors;
-    size_t k;
-    json_t *e;
-    json_array_foreach(errors, k, e)
-    {
-        char path[600];
-        snprintf(path, sizeof path, "/ops/%zu/value%s", i,
-                 json_string_value(json_object_get(e, "path")));
-        json_object_set_new(e, "path", sb_json_check(json_string(path)));
-    }
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "/ops/%zu/value", i);
+    sb_doc_errors_prefix(errors, prefix);
     return errors;
 }
 
@@ -131,7 +123,7 @@ int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_
             if (sb_doc_validate(op->kind, value, errors) != 0)
                 problem =
                     w->n_ops > 1
-                        ? sb_problem(SB_P_INVALID, batch_errors(errors, i, w->n_ops),
+                        ? sb_problem(SB_P_INVALID, batch_errors(errors, i),
                                      "operation %zu (%s) is not a valid document", i, where)
                         : sb_problem(SB_P_INVALID, errors, "%s is not a valid document", where);
             else
