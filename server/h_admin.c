@@ -7,6 +7,7 @@
 #include "doc.h"
 #include "problem.h"
 
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,9 +76,31 @@ static char *header_dup(h2o_req_t *req, const char *name, size_t max)
     return sb_xstrndup(v.base, v.len < max ? v.len : max);
 }
 
+/* The trace id of a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>"), or a new one. */
+static void trace_id(h2o_req_t *req, char out[33])
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("traceparent"), -1);
+    if (i != -1) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        bool ok = v.len >= 55 && v.base[2] == '-' && v.base[35] == '-';
+        for (size_t k = 3; ok && k < 35; k++)
+            ok = (v.base[k] >= '0' && v.base[k] <= '9') || (v.base[k] >= 'a' && v.base[k] <= 'f');
+        if (ok && strspn(v.base + 3, "0") < 32) { /* all zeros is invalid */
+            memcpy(out, v.base + 3, 32);
+            out[32] = '\0';
+            return;
+        }
+    }
+    unsigned char raw[16];
+    RAND_bytes(raw, sizeof raw);
+    for (int k = 0; k < 16; k++)
+        snprintf(out + 2 * k, 3, "%02x", raw[k]);
+}
+
 static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
 {
     sb_write *w = sb_write_new();
+    trace_id(req, w->trace_id);
     w->ops = calloc(n_ops, sizeof *w->ops);
     if (w->ops == NULL)
         sb_json_check(NULL);
@@ -145,7 +168,12 @@ static int write_doc(h2o_req_t *req, const char *actor, int type, int kind, cons
     if (type != SB_OP_DELETE && (value = parse_body(req, SB_DOC_MAX)) == NULL)
         return 0;
     sb_write *w = new_write(req, actor, 1);
-    w->ops[0] = (sb_op){type, kind, strdup(id), value, if_match, create_only};
+    w->ops[0] = (sb_op){.type = type,
+                        .kind = kind,
+                        .id = strdup(id),
+                        .value = value,
+                        .if_match = if_match,
+                        .if_none_match = create_only};
     sb_req_submit_write(req, w);
     return 0;
 }
@@ -206,17 +234,133 @@ static int txn(h2o_req_t *req, const char *actor)
             json_decref(body);
             return sb_reply_problem(req, p);
         }
-        w->ops[i] = (sb_op){type,
-                            kind,
-                            strdup(slash + 1),
-                            json_incref(value),
-                            im ? (int64_t)json_integer_value(im) : -1,
-                            false};
+        w->ops[i] = (sb_op){.type = type,
+                            .kind = kind,
+                            .id = strdup(slash + 1),
+                            .value = json_incref(value),
+                            .if_match = im ? (int64_t)json_integer_value(im) : -1};
     }
     json_decref(errors);
     json_decref(body);
     sb_req_submit_write(req, w);
     return 0;
+}
+
+/* A query parameter as a whole number in [lo, hi], def when absent; -1 (answered 400) if bad. */
+static int64_t query_number(h2o_req_t *req, const char *name, int64_t def, int64_t lo, int64_t hi)
+{
+    h2o_iovec_t v = sb_query_param(req, name);
+    if (v.base == NULL)
+        return def;
+    int64_t n = 0;
+    bool ok = v.len > 0 && v.len < 19;
+    for (size_t i = 0; ok && i < v.len; i++) {
+        ok = v.base[i] >= '0' && v.base[i] <= '9';
+        n = n * 10 + (v.base[i] - '0');
+    }
+    if (!ok || n < lo || n > hi) {
+        sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                         "%s must be a whole number from %lld to %lld", name,
+                                         (long long)lo, (long long)hi));
+        return -1;
+    }
+    return n;
+}
+
+static json_t *next_page(uint64_t next)
+{
+    return next ? json_integer((json_int_t)next) : json_null();
+}
+
+/* GET /admin/<kind>/<id>/history?since=REV&limit=N */
+static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *id)
+{
+    int64_t since = query_number(req, "since", 0, 0, INT64_MAX / 2);
+    int64_t limit = since < 0 ? -1 : query_number(req, "limit", 100, 1, 1000);
+    json_t *versions;
+    uint64_t next;
+    if (limit < 0)
+        return 0;
+    int rc = sb_store_history(sb_req_opts()->store, kind, id, (uint64_t)since, (size_t)limit,
+                              &versions, &next);
+    if (rc != 0)
+        return sb_reply_problem(
+            req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s", sb_store_strerror(rc)));
+    if (json_array_size(versions) == 0 && since == 0) {
+        json_decref(versions);
+        return sb_reply_problem(
+            req, sb_problem(SB_P_NOT_FOUND, NULL, "%s/%s has no history", sb_kind_names[kind], id));
+    }
+    char key[300];
+    snprintf(key, sizeof key, "%s/%s", sb_kind_names[kind], id);
+    return sb_reply_json(
+        req, 200,
+        json_pack("{s:s, s:o, s:o}", "key", key, "versions", versions, "next", next_page(next)),
+        NULL, s->revision);
+}
+
+/* GET /admin/audit?since=REV&limit=N */
+static int audit(h2o_req_t *req, const sb_snapshot *s)
+{
+    int64_t since = query_number(req, "since", 0, 0, INT64_MAX / 2);
+    int64_t limit = since < 0 ? -1 : query_number(req, "limit", 100, 1, 1000);
+    json_t *entries;
+    uint64_t next;
+    if (limit < 0)
+        return 0;
+    int rc = sb_store_audit(sb_req_opts()->store, (uint64_t)since, (size_t)limit, &entries, &next);
+    if (rc != 0)
+        return sb_reply_problem(
+            req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s", sb_store_strerror(rc)));
+    return sb_reply_json(req, 200,
+                         json_pack("{s:o, s:o}", "entries", entries, "next", next_page(next)), NULL,
+                         s->revision);
+}
+
+/* POST /admin/<kind>/<id>/rollback {"to": REV} */
+static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
+{
+    json_t *body = parse_body(req, SB_DOC_MAX);
+    if (body == NULL)
+        return 0;
+    json_t *to = json_object_get(body, "to");
+    if (!json_is_object(body) || !json_is_integer(to) || json_integer_value(to) < 1 ||
+        json_object_size(body) != 1) {
+        json_t *errors = json_array();
+        sb_doc_error(errors, "/to", "must be the revision to roll back to (a number from 1)");
+        json_decref(body);
+        return sb_reply_problem(req,
+                                sb_problem(SB_P_INVALID, errors, "expected {\"to\": <revision>}"));
+    }
+    int64_t if_match = parse_if_match(req);
+    if (if_match == -3) {
+        json_decref(body);
+        return 0;
+    }
+    sb_write *w = new_write(req, actor, 1);
+    w->ops[0] = (sb_op){.type = SB_OP_ROLLBACK,
+                        .kind = kind,
+                        .id = strdup(id),
+                        .to = (uint64_t)json_integer_value(to),
+                        .if_match = if_match};
+    json_decref(body);
+    sb_req_submit_write(req, w);
+    return 0;
+}
+
+/* Splits a trailing "/history" or "/rollback" off id; returns which, or "". */
+static const char *sub_resource(const char *id, size_t *idlen)
+{
+    static const char *const subs[] = {"history", "rollback"};
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(subs[i]);
+        if (*idlen > n + 1 && id[*idlen - n - 1] == '/' &&
+            memcmp(id + *idlen - n, subs[i], n) == 0) {
+            *idlen -= n + 1;
+            return subs[i];
+        }
+    }
+    return "";
 }
 
 int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
@@ -229,6 +373,10 @@ int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
     size_t rlen = len - 6;
     if (rlen == 4 && memcmp(rest, "/txn", 4) == 0)
         return method_is(req, "POST") ? txn(req, actor) : method_not_allowed(req, "POST");
+    if (rlen == 6 && memcmp(rest, "/audit", 6) == 0)
+        return method_is(req, "GET") || method_is(req, "HEAD")
+                   ? audit(req, s)
+                   : method_not_allowed(req, "GET, HEAD");
     if (rlen < 2)
         return sb_reply_problem(
             req, sb_problem(SB_P_NOT_FOUND, NULL, "use /admin/<kind>[/<id>] or /admin/txn"));
@@ -248,6 +396,7 @@ int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
     }
     const char *id = slash + 1;
     size_t idlen = (size_t)(rest + rlen - id);
+    const char *sub = sub_resource(id, &idlen);
     if (!sb_id_valid(kind, id, idlen))
         return sb_reply_problem(
             req, sb_problem(SB_P_BAD_REQUEST, NULL,
@@ -258,6 +407,13 @@ int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
                                   "^[a-z0-9][a-z0-9._-]{0,63}$",
                             (int)(idlen > 200 ? 200 : idlen), id));
     char *idz = h2o_strdup(&req->pool, id, idlen).base;
+    if (strcmp(sub, "history") == 0)
+        return method_is(req, "GET") || method_is(req, "HEAD")
+                   ? history(req, s, kind, idz)
+                   : method_not_allowed(req, "GET, HEAD");
+    if (strcmp(sub, "rollback") == 0)
+        return method_is(req, "POST") ? rollback(req, actor, kind, idz)
+                                      : method_not_allowed(req, "POST");
     if (method_is(req, "GET") || method_is(req, "HEAD"))
         return get_doc(req, s, kind, idz);
     if (method_is(req, "PUT"))

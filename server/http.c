@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
@@ -347,6 +348,15 @@ static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
             if (p->w.status < 300 && p->w.n_ops == 1) {
                 snprintf(etag, sizeof etag, "\"r%llu\"", (unsigned long long)p->w.revision);
                 tag = etag;
+            }
+            if (p->w.trace_id[0]) { /* the trace this write belongs to, for the caller's logs */
+                char *tp = h2o_mem_alloc_pool(&p->req->pool, 56);
+                unsigned char span[8];
+                RAND_bytes(span, sizeof span);
+                snprintf(tp, 56, "00-%s-%02x%02x%02x%02x%02x%02x%02x%02x-01", p->w.trace_id,
+                         span[0], span[1], span[2], span[3], span[4], span[5], span[6], span[7]);
+                h2o_add_header_by_str(&p->req->pool, &p->req->res.headers,
+                                      H2O_STRLIT("traceparent"), 0, NULL, tp, 55);
             }
             p->guard->p = NULL;
             json_t *body = p->w.body;

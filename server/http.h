@@ -24,6 +24,7 @@ typedef struct sb_http_opts {
     unsigned ttl;
     bool read_auth;
     const char *tls_cert, *tls_key;
+    sb_store *store; /* for the admin reads of history and audit */
 } sb_http_opts;
 
 /**

@@ -12,6 +12,7 @@
 #include "doc.h"
 #include "http.h"
 #include "log.h"
+#include "migrations.h"
 #include "store.h"
 #include "writer.h"
 
@@ -34,6 +35,7 @@ static const char usage[] =
     "       switchboard token create --name NAME [--scope admin|read] [--data DIR]\n"
     "       switchboard token list [--data DIR]\n"
     "       switchboard token revoke NAME [--data DIR]\n"
+    "       switchboard migrate [--status] [--data DIR]\n"
     "\n"
     "Serves the switchboard config API. With no options: 127.0.0.1:8080, data in\n"
     "./switchboard-data, and a demo topology seeded into an empty store.\n"
@@ -53,14 +55,18 @@ static const char usage[] =
     "  --log-format json|text\n"
     "                       log lines on stderr. Default json\n"
     "  -h, --help           this text\n"
-    "  --version            the version\n";
+    "  --version            the version\n"
+    "\n"
+    "The store is migrated to this binary's schema at every start (a copy of it is saved\n"
+    "first, in DIR/backup-schema-<version>-<time>); `migrate` does it without serving, and\n"
+    "`migrate --status` only shows where the store stands.\n";
 
 typedef struct options {
     const char *listen[MAX_LISTEN];
     size_t n_listen;
     const char *data, *seed, *tls_cert, *tls_key;
     unsigned threads, ttl;
-    bool read_auth, no_demo, log_text;
+    bool read_auth, no_demo, log_text, status;
     const char *token_name, *token_scope;
 } options;
 
@@ -99,7 +105,8 @@ static int parse_options(int argc, char **argv, options *o)
         O_LOG,
         O_VERSION,
         O_NAME,
-        O_SCOPE
+        O_SCOPE,
+        O_STATUS
     };
     static const struct option longopts[] = {{"listen", required_argument, NULL, O_LISTEN},
                                              {"data", required_argument, NULL, O_DATA},
@@ -114,6 +121,7 @@ static int parse_options(int argc, char **argv, options *o)
                                              {"version", no_argument, NULL, O_VERSION},
                                              {"name", required_argument, NULL, O_NAME},
                                              {"scope", required_argument, NULL, O_SCOPE},
+                                             {"status", no_argument, NULL, O_STATUS},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int c;
@@ -163,6 +171,9 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case O_SCOPE:
             o->token_scope = optarg;
+            break;
+        case O_STATUS:
+            o->status = true;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -252,6 +263,48 @@ static int cmd_token(int argc, char **argv, options *o)
     return rc ? 1 : 0;
 }
 
+/* ---- migrate ---- */
+
+static int cmd_migrate(int argc, char **argv, options *o)
+{
+    unsigned version;
+    optind = 2;
+    if (parse_options(argc, argv, o) != 0)
+        return 2;
+    int rc = sb_store_schema(o->data, &version);
+    if (rc != 0)
+        return die("cannot read the store: %s", sb_store_strerror(rc));
+    printf("store:         %s\n", o->data);
+    printf("schema:        %u%s\n", version, version == 0 ? " (no store yet)" : "");
+    printf("this binary:   %u\n", SB_SCHEMA_VERSION);
+    if (version > SB_SCHEMA_VERSION) {
+        printf("state:         newer than this binary; it will not open it\n");
+        return 1;
+    }
+    bool pending = false;
+    for (unsigned i = 0; i < sb_n_migrations; i++)
+        if (version != 0 && sb_migrations[i].version > version) {
+            printf("pending:       %s\n", sb_migrations[i].name);
+            pending = true;
+        }
+    if (!pending)
+        printf("state:         up to date\n");
+    if (o->status || !pending)
+        return 0;
+    char lockpath[4096];
+    snprintf(lockpath, sizeof lockpath, "%s/serve.lock", o->data);
+    int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0)
+        return die("a switchboard is serving %s: stop it first (it migrates at start)", o->data);
+    sb_store *store;
+    if ((rc = sb_store_open(o->data, &store)) != 0)
+        return die("migration failed, the store is unchanged: %s", sb_store_strerror(rc));
+    sb_store_close(store);
+    close(lock);
+    printf("state:         migrated to %u\n", SB_SCHEMA_VERSION);
+    return 0;
+}
+
 /* ---- serve ---- */
 
 /* Loads a topology (file path, or the demo when path is NULL) into an empty store. */
@@ -286,11 +339,12 @@ static int seed(sb_store *store, const char *path)
         {
             if (n == cap)
                 changes = sb_xrealloc(changes, (cap *= 2) * sizeof *changes);
-            changes[n++] = (sb_change){k, id, doc};
+            changes[n++] = (sb_change){k, id, doc, "put"};
         }
     }
     uint64_t revision = 0;
-    int rc = n ? sb_store_commit(store, changes, n, &revision) : 0;
+    sb_commit_info info = {"seed", path ? path : "the demo topology", NULL};
+    int rc = n ? sb_store_commit(store, changes, n, &info, &revision) : 0;
     free(changes);
     json_decref(topo);
     if (rc != 0) {
@@ -375,8 +429,14 @@ static int cmd_serve(options *o)
     }
     if (o->n_listen == 0)
         o->listen[o->n_listen++] = "127.0.0.1:8080";
-    sb_http_opts http = {o->listen,    o->n_listen, o->threads, o->ttl,
-                         o->read_auth, o->tls_cert, o->tls_key};
+    sb_http_opts http = {.listen = o->listen,
+                         .n_listen = o->n_listen,
+                         .threads = o->threads,
+                         .ttl = o->ttl,
+                         .read_auth = o->read_auth,
+                         .tls_cert = o->tls_cert,
+                         .tls_key = o->tls_key,
+                         .store = store};
     rc = sb_http_serve(&http);
     sb_writer_stop();
     sb_snapshot_publish(NULL);
@@ -392,6 +452,8 @@ int main(int argc, char **argv)
     options o = {.data = "switchboard-data", .ttl = 5, .threads = cpus > 0 ? (unsigned)cpus : 1};
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return cmd_token(argc, argv, &o);
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc, argv, &o);
     if (argc > 1 && strcmp(argv[1], "serve") == 0)
         optind = 2;
     int rc = parse_options(argc, argv, &o);

@@ -3,18 +3,22 @@
  * Writes are never MDB_NOSYNC: a commit that returned has reached the disk.
  */
 #include "store.h"
+#include "migrations.h"
 #include "util.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 struct sb_store {
     MDB_env *env;
-    MDB_dbi docs, meta, tokens;
+    MDB_dbi docs, meta, tokens, history, audit;
 };
 
 #define MAP_SIZE ((size_t)1 << 30) /* a maximum: the file stays sparse */
@@ -46,6 +50,68 @@ const char *sb_store_strerror(int err)
     return mdb_strerror(err);
 }
 
+static int env_open(const char *dir, unsigned flags, MDB_env **env)
+{
+    int rc = mdb_env_create(env);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_env_set_maxdbs(*env, 8)) != 0 ||
+        (rc = mdb_env_set_mapsize(*env, MAP_SIZE)) != 0 ||
+        (rc = mdb_env_open(*env, dir, flags, 0600)) != 0) {
+        mdb_env_close(*env);
+        *env = NULL;
+    }
+    return rc;
+}
+
+int sb_store_schema(const char *dir, unsigned *version)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    *version = 0;
+    if (access(path, F_OK) != 0)
+        return 0;
+    int rc = env_open(dir, MDB_RDONLY, &env);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) == 0) {
+        if (mdb_dbi_open(txn, "meta", 0, &meta) == 0)
+            *version = (unsigned)get_u64(txn, meta, "schema");
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return rc;
+}
+
+/* Saves a compact copy of the environment before a migration changes it. */
+static int backup(MDB_env *env, const char *dir, uint64_t from)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/backup-schema-%llu-%lld", dir, (unsigned long long)from,
+             (long long)time(NULL));
+    if (mkdir(path, 0700) != 0)
+        return errno;
+    return mdb_env_copy2(env, path, MDB_CP_COMPACT);
+}
+
+/* Runs the migrations after version from, in order, in txn. */
+static int migrate(MDB_txn *txn, MDB_dbi meta, uint64_t from)
+{
+    for (unsigned i = 0; i < sb_n_migrations; i++) {
+        if (sb_migrations[i].version <= from)
+            continue;
+        int rc = sb_migrations[i].apply(txn);
+        if (rc == 0)
+            rc = put_u64(txn, meta, "schema", sb_migrations[i].version);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int sb_store_open(const char *dir, sb_store **out)
 {
     sb_store *s = calloc(1, sizeof *s);
@@ -57,30 +123,41 @@ int sb_store_open(const char *dir, sb_store **out)
         rc = errno;
         goto fail;
     }
-    if ((rc = mdb_env_create(&s->env)) != 0)
-        goto fail;
-    if ((rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, MAP_SIZE)) != 0 ||
-        (rc = mdb_env_open(s->env, dir, 0, 0600)) != 0)
+    if ((rc = env_open(dir, 0, &s->env)) != 0)
         goto fail;
     mdb_reader_check(s->env, &dead); /* slots left by readers that were killed */
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto fail;
-    if ((rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &s->docs)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &s->tokens)) != 0)
+    /* Committed, not aborted: LMDB closes the handles opened by an aborted transaction. */
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
         goto fail;
     uint64_t schema = get_u64(txn, s->meta, "schema");
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
+        goto fail;
     if (schema > SB_SCHEMA_VERSION) {
         rc = SB_STORE_TOO_NEW;
         goto fail;
     }
+    if (schema != 0 && schema < SB_SCHEMA_VERSION && (rc = backup(s->env, dir, schema)) != 0)
+        goto fail;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    schema = get_u64(txn, s->meta, "schema"); /* again, inside the transaction that migrates */
+    if (schema != 0 && schema < SB_SCHEMA_VERSION && (rc = migrate(txn, s->meta, schema)) != 0)
+        goto fail;
+    if ((rc = mdb_dbi_open(txn, "docs", MDB_CREATE, &s->docs)) != 0 ||
+        (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &s->tokens)) != 0 ||
+        (rc = mdb_dbi_open(txn, "history", MDB_CREATE, &s->history)) != 0 ||
+        (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0)
+        goto fail;
     if (schema == 0 && (rc = put_u64(txn, s->meta, "schema", SB_SCHEMA_VERSION)) != 0)
         goto fail;
-    if ((rc = mdb_txn_commit(txn)) != 0) {
-        txn = NULL;
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0)
         goto fail;
-    }
     *out = s;
     return 0;
 fail:
@@ -151,35 +228,92 @@ done:
     return 0;
 }
 
-static int put_doc(MDB_txn *txn, MDB_dbi dbi, const sb_change *c, uint64_t rev)
+/* "<kind>/<id>" NUL be64(rev) into buf; returns its length, 0 when it does not fit. */
+static size_t history_key(unsigned char *buf, size_t cap, int kind, const char *id, uint64_t rev)
 {
-    char key[256];
-    int n = snprintf(key, sizeof key, "%s/%s", sb_kind_names[c->kind], c->id);
-    if (n < 0 || (size_t)n >= sizeof key)
-        return EINVAL;
-    MDB_val k = {(size_t)n, key};
-    if (c->value == NULL) {
-        int rc = mdb_del(txn, dbi, &k, NULL);
-        return rc == MDB_NOTFOUND ? 0 : rc;
-    }
+    int n = snprintf((char *)buf, cap, "%s/%s", sb_kind_names[kind], id);
+    if (n < 0 || (size_t)n + 9 > cap)
+        return 0;
+    buf[n] = 0;
+    for (int i = 0; i < 8; i++)
+        buf[n + 1 + i] = (unsigned char)(rev >> (56 - 8 * i));
+    return (size_t)n + 9;
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const json_t *v)
+{
     sb_buf b = {0};
-    sb_buf_add(&b, &rev, sizeof rev);
-    sb_buf_add_json(&b, c->value, JSON_SORT_KEYS);
-    MDB_val v = {b.len, b.p};
-    int rc = mdb_put(txn, dbi, &k, &v, 0);
+    sb_buf_add_json(&b, v, JSON_SORT_KEYS);
+    MDB_val k = {klen, (void *)key}, val = {b.len, b.p};
+    int rc = mdb_put(txn, dbi, &k, &val, 0);
     free(b.p);
     return rc;
 }
 
-int sb_store_commit(sb_store *s, const sb_change *changes, size_t n, uint64_t *revision)
+/* Writes one change: the document, its history entry and its audit entry. */
+static int put_change(sb_store *s, MDB_txn *txn, const sb_change *c, const sb_commit_info *info,
+                      uint64_t rev, uint32_t index, const char *now)
+{
+    unsigned char key[512];
+    size_t klen = history_key(key, sizeof key, c->kind, c->id, rev);
+    if (klen == 0)
+        return EINVAL;
+    MDB_val k = {klen - 9, key};
+    int rc;
+    if (c->value == NULL) {
+        rc = mdb_del(txn, s->docs, &k, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    } else {
+        sb_buf b = {0};
+        sb_buf_add(&b, &rev, sizeof rev);
+        sb_buf_add_json(&b, c->value, JSON_SORT_KEYS);
+        MDB_val v = {b.len, b.p};
+        rc = mdb_put(txn, s->docs, &k, &v, 0);
+        free(b.p);
+    }
+    if (rc != 0)
+        return rc;
+    const char *op = c->op ? c->op : c->value ? "put" : "delete";
+    json_t *entry = sb_json_check(
+        json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s, s:O?}", "revision", (json_int_t)rev, "time",
+                  now, "actor", info ? info->actor : NULL, "reason", info ? info->reason : NULL,
+                  "trace_id", info ? info->trace_id : NULL, "op", op, "value", c->value));
+    if (json_object_get(entry, "value") == NULL)
+        json_object_set_new(entry, "value", json_null());
+    rc = put_json(txn, s->history, key, klen, entry);
+    json_object_del(entry, "value");
+    json_object_set_new(entry, "key", json_stringn((const char *)key, klen - 9));
+    unsigned char akey[12];
+    for (int i = 0; i < 8; i++)
+        akey[i] = (unsigned char)(rev >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        akey[8 + i] = (unsigned char)(index >> (24 - 8 * i));
+    if (rc == 0)
+        rc = put_json(txn, s->audit, akey, sizeof akey, entry);
+    json_decref(entry);
+    return rc;
+}
+
+int sb_store_commit(sb_store *s, const sb_change *changes, size_t n, const sb_commit_info *info,
+                    uint64_t *revision)
 {
     MDB_txn *txn;
+    char now[32];
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         return rc;
+    sb_now_rfc3339(now);
     uint64_t rev = get_u64(txn, s->meta, "revision") + 1;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = put_doc(txn, s->docs, &changes[i], rev);
+        rc = put_change(s, txn, &changes[i], info, rev, (uint32_t)i, now);
     if (rc == 0)
         rc = put_u64(txn, s->meta, "revision", rev);
     if (rc != 0) {
@@ -189,6 +323,119 @@ int sb_store_commit(sb_store *s, const sb_change *changes, size_t n, uint64_t *r
     if ((rc = mdb_txn_commit(txn)) != 0)
         return rc;
     *revision = rev;
+    return 0;
+}
+
+/* Calls each(value, data) for the entries of dbi from key start on while it returns 0;
+ * each returns 1 to stop. Keys are passed as the value's MDB_val in *k. */
+typedef int (*scan_fn)(const MDB_val *k, const MDB_val *v, void *data);
+
+static int scan(sb_store *s, MDB_dbi dbi, const void *start, size_t slen, scan_fn each, void *data)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, dbi, &cur)) == 0) {
+        MDB_val k = {slen, (void *)start}, v;
+        for (rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            if (each(&k, &v, data) != 0)
+                break;
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+typedef struct page {
+    const unsigned char *prefix; /* history: "<kind>/<id>" NUL; audit: none */
+    size_t plen, limit;
+    json_t *items;
+    uint64_t next, last;
+} page;
+
+static int collect(const MDB_val *k, const MDB_val *v, void *data)
+{
+    page *p = data;
+    if (k->mv_size < p->plen + 8 || memcmp(k->mv_data, p->prefix, p->plen) != 0)
+        return 1; /* past this document's versions */
+    uint64_t rev = be64((const unsigned char *)k->mv_data + p->plen);
+    if (json_array_size(p->items) == p->limit) {
+        if (rev != p->last) { /* a page never splits one revision */
+            p->next = p->last;
+            return 1;
+        }
+    }
+    json_t *e = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+    if (e != NULL)
+        json_array_append_new(p->items, e);
+    p->last = rev;
+    return 0;
+}
+
+int sb_store_history(sb_store *s, int kind, const char *id, uint64_t since, size_t limit,
+                     json_t **versions, uint64_t *next)
+{
+    unsigned char key[512];
+    size_t klen = history_key(key, sizeof key, kind, id, since + 1);
+    if (klen == 0)
+        return EINVAL;
+    page p = {key, klen - 8, limit, sb_json_check(json_array()), 0, 0};
+    int rc = scan(s, s->history, key, klen, collect, &p);
+    if (rc != 0) {
+        json_decref(p.items);
+        return rc;
+    }
+    *versions = p.items;
+    *next = p.next;
+    return 0;
+}
+
+int sb_store_version(sb_store *s, int kind, const char *id, uint64_t revision, json_t **entry)
+{
+    unsigned char key[512];
+    size_t klen = history_key(key, sizeof key, kind, id, revision);
+    MDB_txn *txn;
+    MDB_val k = {klen, key}, v;
+    if (klen == 0)
+        return EINVAL;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_get(txn, s->history, &k, &v)) == 0)
+        *entry = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+    mdb_txn_abort(txn);
+    return rc == 0 && *entry == NULL ? MDB_CORRUPTED : rc;
+}
+
+int sb_store_audit(sb_store *s, uint64_t since, size_t limit, json_t **entries, uint64_t *next)
+{
+    unsigned char key[8];
+    bool newest = since == 0;
+    if (newest) { /* the last limit revisions hold at least the newest limit entries */
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        if (rc != 0)
+            return rc;
+        uint64_t rev = get_u64(txn, s->meta, "revision");
+        mdb_txn_abort(txn);
+        since = rev > limit ? rev - limit : 0;
+    }
+    for (int i = 0; i < 8; i++)
+        key[i] = (unsigned char)((since + 1) >> (56 - 8 * i));
+    page p = {key, 0, newest ? SIZE_MAX : limit, sb_json_check(json_array()), 0, 0};
+    int rc = scan(s, s->audit, key, sizeof key, collect, &p);
+    if (rc != 0) {
+        json_decref(p.items);
+        return rc;
+    }
+    while (json_array_size(p.items) > limit)
+        json_array_remove(p.items, 0);
+    *entries = p.items;
+    *next = p.next;
     return 0;
 }
 

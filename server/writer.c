@@ -14,11 +14,14 @@
 #include "problem.h"
 
 #include <errno.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+const char *const sb_op_names[] = {"put", "patch", "delete", "rollback"};
 
 static struct {
     pthread_t thread;
@@ -114,11 +117,12 @@ int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_
         else if (op->if_none_match && existing != NULL)
             problem = sb_problem(SB_P_PRECONDITION, NULL, "%s already exists (revision %lld)",
                                  where, (long long)rev);
-        else if (op->type != SB_OP_PUT && existing == NULL)
+        else if ((op->type == SB_OP_PATCH || op->type == SB_OP_DELETE) && existing == NULL)
             problem = sb_problem(SB_P_NOT_FOUND, NULL, "%s does not exist", where);
-        if (problem == NULL && op->type != SB_OP_DELETE) {
-            value = op->type == SB_OP_PUT ? json_incref(op->value)
-                                          : sb_merge_patch(existing, op->value);
+        bool deletes = op->type == SB_OP_DELETE || (op->type == SB_OP_ROLLBACK && !op->value);
+        if (problem == NULL && !deletes) {
+            value = op->type == SB_OP_PATCH ? sb_merge_patch(existing, op->value)
+                                            : json_incref(op->value);
             json_t *errors = sb_json_check(json_array());
             if (sb_doc_validate(op->kind, value, errors) != 0)
                 problem =
@@ -145,7 +149,7 @@ int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_
             json_object_del(kdocs, op->id);
             json_object_del(krevs, op->id);
         }
-        changes[i] = (sb_change){op->kind, op->id, value};
+        changes[i] = (sb_change){op->kind, op->id, value, sb_op_names[op->type]};
     }
     *docs_out = docs;
     *revs_out = revs;
@@ -161,8 +165,8 @@ static json_t *result_body(const sb_write *w, const json_t *docs, uint64_t revis
     for (size_t i = 0; i < w->n_ops; i++) {
         const sb_op *op = &w->ops[i];
         json_t *v = json_object_get(json_object_get(docs, sb_kind_names[op->kind]), op->id);
-        json_array_append_new(results, json_pack("{s:s, s:O?}", "key", key_of(op, key, sizeof key),
-                                                 "value", op->type == SB_OP_DELETE ? NULL : v));
+        json_array_append_new(
+            results, json_pack("{s:s, s:O?}", "key", key_of(op, key, sizeof key), "value", v));
     }
     json_t *body;
     if (w->n_ops == 1) {
@@ -175,8 +179,35 @@ static json_t *result_body(const sb_write *w, const json_t *docs, uint64_t revis
     return body;
 }
 
+/* Rollbacks take the value of the version they name from history: -1 with a problem if none. */
+static int resolve_rollbacks(sb_write *w)
+{
+    char key[256];
+    for (size_t i = 0; i < w->n_ops; i++) {
+        sb_op *op = &w->ops[i];
+        json_t *entry = NULL;
+        if (op->type != SB_OP_ROLLBACK)
+            continue;
+        int rc = sb_store_version(W.store, op->kind, op->id, op->to, &entry);
+        if (rc != 0) {
+            json_t *p = rc == MDB_NOTFOUND
+                            ? sb_problem(SB_P_NOT_FOUND, NULL, "%s has no version at revision %llu",
+                                         key_of(op, key, sizeof key), (unsigned long long)op->to)
+                            : sb_problem(SB_P_UNAVAILABLE, NULL, "the store could not be read: %s",
+                                         sb_store_strerror(rc));
+            return fail(w, p);
+        }
+        json_t *value = json_object_get(entry, "value");
+        op->value = json_is_null(value) ? NULL : json_incref(value);
+        json_decref(entry);
+    }
+    return 0;
+}
+
 static void apply(sb_write *w)
 {
+    if (resolve_rollbacks(w) != 0)
+        return;
     sb_snapshot *cur = sb_snapshot_acquire();
     json_t *docs, *revs;
     sb_change *changes;
@@ -186,7 +217,8 @@ static void apply(sb_write *w)
     }
     uint64_t revision;
     double t0 = now_ms();
-    int rc = sb_store_commit(W.store, changes, w->n_ops, &revision);
+    sb_commit_info info = {w->actor, w->reason, w->trace_id[0] ? w->trace_id : NULL};
+    int rc = sb_store_commit(W.store, changes, w->n_ops, &info, &revision);
     double t1 = now_ms();
     if (rc != 0) {
         fail(w, sb_problem(SB_P_UNAVAILABLE, NULL, "the store refused the write: %s",
@@ -212,12 +244,11 @@ static void apply(sb_write *w)
 
     char key[256];
     for (size_t i = 0; i < w->n_ops; i++) {
-        static const char *const names[] = {"put", "patch", "delete"};
         sb_log("info", "write",
-               json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:f, s:f}", "key",
-                         key_of(&w->ops[i], key, sizeof key), "op", names[w->ops[i].type],
+               json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:s?, s:f, s:f}", "key",
+                         key_of(&w->ops[i], key, sizeof key), "op", sb_op_names[w->ops[i].type],
                          "revision", (json_int_t)revision, "actor", w->actor, "reason", w->reason,
-                         "commit_ms", t1 - t0, "snapshot_ms", t2 - t1));
+                         "trace_id", info.trace_id, "commit_ms", t1 - t0, "snapshot_ms", t2 - t1));
     }
 }
 

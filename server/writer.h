@@ -16,12 +16,14 @@
 #include "snapshot.h"
 #include "store.h"
 
-enum sb_op_type { SB_OP_PUT, SB_OP_PATCH, SB_OP_DELETE };
+enum sb_op_type { SB_OP_PUT, SB_OP_PATCH, SB_OP_DELETE, SB_OP_ROLLBACK };
+extern const char *const sb_op_names[]; /* "put", "patch", "delete", "rollback" */
 
 typedef struct sb_op {
     int type, kind;
     char *id;
-    json_t *value;      /* PUT: the document; PATCH: a merge patch; DELETE: NULL */
+    json_t *value;      /* PUT: the document; PATCH: a merge patch; DELETE, ROLLBACK: NULL */
+    uint64_t to;        /* ROLLBACK: the revision whose value to restore */
     int64_t if_match;   /* -1: unconditional; -2: must exist; else its required revision */
     bool if_none_match; /* If-None-Match: *, the document must not exist */
 } sb_op;
@@ -31,6 +33,7 @@ struct sb_write {
     sb_op *ops;
     size_t n_ops;
     char *actor, *reason;
+    char trace_id[33]; /* W3C trace id (32 hex digits) of the request, "" for none */
     /* Set by the writer before done(): HTTP status, body (a result or a problem), revision. */
     int status;
     json_t *body;

@@ -228,7 +228,8 @@ resp request(const server *s, const char *method, const char *path, const char *
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r.headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    /* Generous: a write waits for an fsync, and the whole suite shares two CPUs and a disk. */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
     CURLcode rc = curl_easy_perform(c);
     cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);

@@ -1,10 +1,12 @@
 /* The LMDB store (server/store.c): revisions, atomic commits, reopening, tokens, schema. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "util.h"
@@ -36,10 +38,10 @@ Test(store, revisions_count_commits_and_reopen_gives_them_back)
     json_t *a = json_pack("{s:b}", "enabled", 1), *b = json_pack("{s:s}", "primary", "x/y");
     sb_change c1[] = {{SB_PROVIDERS, "openai", a}, {SB_ROLES, "sec", b}};
     uint64_t rev = 0;
-    cr_assert_eq(sb_store_commit(s, c1, 2, &rev), 0);
+    cr_assert_eq(sb_store_commit(s, c1, 2, NULL, &rev), 0);
     cr_assert_eq(rev, 1);
     sb_change c2[] = {{SB_PROVIDERS, "openai", NULL}};
-    cr_assert_eq(sb_store_commit(s, c2, 1, &rev), 0);
+    cr_assert_eq(sb_store_commit(s, c2, 1, NULL, &rev), 0);
     cr_assert_eq(rev, 2);
     sb_store_close(s);
 
@@ -101,4 +103,148 @@ Test(store, newer_schema_is_refused)
     mdb_env_close(env);
     cr_assert_eq(sb_store_open(dir, &s), SB_STORE_TOO_NEW);
     cr_assert_not_null(strstr(sb_store_strerror(SB_STORE_TOO_NEW), "newer"));
+}
+
+Test(store, history_and_audit)
+{
+    sb_store *s;
+    uint64_t rev, next;
+    cr_assert_eq(sb_store_open(dir, &s), 0);
+    sb_commit_info who = {"alice", "outage", "4bf92f3577b34da6a3ce929d0e0e4736"};
+    for (int i = 0; i < 5; i++) {
+        json_t *v = json_pack("{s:b}", "enabled", i % 2);
+        sb_change c[] = {{SB_PROVIDERS, "openai", v, "patch"}, {SB_PROVIDERS, "other", v, NULL}};
+        cr_assert_eq(sb_store_commit(s, c, i == 0 ? 2 : 1, &who, &rev), 0);
+        json_decref(v);
+    }
+    sb_change del[] = {{SB_PROVIDERS, "openai", NULL, NULL}};
+    cr_assert_eq(sb_store_commit(s, del, 1, NULL, &rev), 0);
+    cr_assert_eq(rev, 6);
+
+    json_t *versions;
+    cr_assert_eq(sb_store_history(s, SB_PROVIDERS, "openai", 0, 4, &versions, &next), 0);
+    cr_assert_eq(json_array_size(versions), 4);
+    cr_assert_eq(next, 4, "the next page starts after revision 4");
+    json_t *first = json_array_get(versions, 0);
+    cr_assert_eq(json_integer_value(json_object_get(first, "revision")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "actor")), "alice");
+    cr_assert_str_eq(json_string_value(json_object_get(first, "reason")), "outage");
+    cr_assert_str_eq(json_string_value(json_object_get(first, "op")), "patch");
+    cr_assert_not_null(json_object_get(first, "time"));
+    json_decref(versions);
+    cr_assert_eq(sb_store_history(s, SB_PROVIDERS, "openai", 4, 4, &versions, &next), 0);
+    cr_assert_eq(json_array_size(versions), 2);
+    cr_assert_eq(next, 0);
+    json_t *last = json_array_get(versions, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(last, "op")), "delete");
+    cr_assert(json_is_null(json_object_get(last, "value")), "a delete is kept in history");
+    json_decref(versions);
+    /* "openai/x" must not bleed into "openai"'s history, nor the other way round. */
+    cr_assert_eq(sb_store_history(s, SB_PROVIDERS, "other", 0, 100, &versions, &next), 0);
+    cr_assert_eq(json_array_size(versions), 1);
+    json_decref(versions);
+
+    json_t *entry;
+    cr_assert_eq(sb_store_version(s, SB_PROVIDERS, "openai", 2, &entry), 0);
+    cr_assert(json_is_true(json_object_get(json_object_get(entry, "value"), "enabled")));
+    json_decref(entry);
+    cr_assert_eq(sb_store_version(s, SB_PROVIDERS, "openai", 99, &entry), MDB_NOTFOUND);
+
+    json_t *audit;
+    cr_assert_eq(sb_store_audit(s, 0, 3, &audit, &next), 0);
+    cr_assert_eq(json_array_size(audit), 3, "the newest three");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 2), "revision")), 6);
+    json_decref(audit);
+    cr_assert_eq(sb_store_audit(s, 0 + 0, 100, &audit, &next), 0);
+    cr_assert_eq(json_array_size(audit), 7, "6 revisions, the first with 2 changes");
+    json_t *a0 = json_array_get(audit, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(a0, "key")), "providers/openai");
+    cr_assert_str_eq(json_string_value(json_object_get(a0, "trace_id")),
+                     "4bf92f3577b34da6a3ce929d0e0e4736");
+    json_decref(audit);
+    cr_assert_eq(sb_store_audit(s, 1, 2, &audit, &next), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 0), "revision")), 2);
+    cr_assert_eq(next, 3);
+    json_decref(audit);
+    sb_store_close(s);
+}
+
+/* Writes a store exactly as schema version 1 left it, with LMDB directly. */
+static void write_v1_store(void)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi docs, meta, tokens;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 8);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    mdb_txn_begin(env, NULL, 0, &txn);
+    mdb_dbi_open(txn, "docs", MDB_CREATE, &docs);
+    mdb_dbi_open(txn, "meta", MDB_CREATE, &meta);
+    mdb_dbi_open(txn, "tokens", MDB_CREATE, &tokens);
+    const char *rows[][2] = {{"providers/openai", "{\"enabled\":false}"},
+                             {"roles/security", "{\"primary\":\"openai/gpt-5.3-codex\"}"}};
+    for (int i = 0; i < 2; i++) {
+        uint64_t rev = (uint64_t)i + 1;
+        char val[128];
+        memcpy(val, &rev, 8);
+        strcpy(val + 8, rows[i][1]);
+        MDB_val k = {strlen(rows[i][0]), (void *)rows[i][0]}, v = {8 + strlen(rows[i][1]), val};
+        mdb_put(txn, docs, &k, &v, 0);
+    }
+    uint64_t one = 1, two = 2;
+    MDB_val sk = {6, "schema"}, sv = {8, &one}, rk = {8, "revision"}, rv = {8, &two};
+    mdb_put(txn, meta, &sk, &sv, 0);
+    mdb_put(txn, meta, &rk, &rv, 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+Test(store, migrates_a_version_1_store)
+{
+    write_v1_store();
+    unsigned version;
+    cr_assert_eq(sb_store_schema(dir, &version), 0);
+    cr_assert_eq(version, 1);
+
+    sb_store *s;
+    cr_assert_eq(sb_store_open(dir, &s), 0);
+
+    json_t *docs, *revs, *versions;
+    uint64_t rev, next;
+    int rc = sb_store_load(s, &docs, &revs, &rev);
+    cr_assert_eq(rc, 0, "%s", sb_store_strerror(rc));
+    cr_assert_eq(rev, 2, "the revision is kept");
+    cr_assert(json_is_false(
+        json_object_get(json_object_get(json_object_get(docs, "providers"), "openai"), "enabled")));
+    json_decref(docs);
+    json_decref(revs);
+    /* Existing documents begin their history at their last revision. */
+    cr_assert_eq(sb_store_history(s, SB_ROLES, "security", 0, 10, &versions, &next), 0);
+    cr_assert_eq(json_array_size(versions), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(versions, 0), "revision")), 2);
+    json_decref(versions);
+    /* New writes go on from there. */
+    json_t *v = json_pack("{s:b}", "enabled", 1);
+    sb_change c[] = {{SB_PROVIDERS, "openai", v, "patch"}};
+    cr_assert_eq(sb_store_commit(s, c, 1, NULL, &rev), 0);
+    cr_assert_eq(rev, 3);
+    json_decref(v);
+    sb_store_close(s);
+    /* (LMDB allows one environment per file per process: look at the schema once closed.) */
+    cr_assert_eq(sb_store_schema(dir, &version), 0);
+    cr_assert_eq(version, SB_SCHEMA_VERSION);
+
+    /* The environment as it was before is kept beside it. */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool backup = false;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "backup-schema-1-", 16) == 0) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s/data.mdb", dir, e->d_name);
+            backup = access(path, F_OK) == 0;
+        }
+    closedir(d);
+    cr_assert(backup, "a copy of the version-1 store is saved");
 }
