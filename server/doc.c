@@ -55,8 +55,7 @@ static void check_object(const json_t *v, const char *path, const field *fields,
     }
     const char *key;
     json_t *fv;
-    json_object_foreach((json_t *)v, key, fv)
-    {
+    json_object_foreach ((json_t *)v, key, fv) {
         const field *f = fields;
         while (f->name && strcmp(f->name, key) != 0)
             f++;
@@ -110,8 +109,7 @@ static void check_models(const json_t *v, const char *path, json_t *errors)
     }
     size_t i;
     json_t *item;
-    json_array_foreach(v, i, item)
-    {
+    json_array_foreach (v, i, item) {
         snprintf(sub, sizeof sub, "%s/%zu", path, i);
         check_model(item, sub, errors);
     }
@@ -149,8 +147,7 @@ static void check_name_map(const json_t *v, const char *path, check_fn check, js
     }
     const char *key;
     json_t *item;
-    json_object_foreach((json_t *)v, key, item)
-    {
+    json_object_foreach ((json_t *)v, key, item) {
         pointer_join(sub, sizeof sub, path, key);
         if (!sb_name_valid(key, strlen(key)))
             sb_doc_error(errors, sub, "key must be a name matching ^[a-z0-9][a-z0-9._-]{0,63}$");
@@ -195,8 +192,7 @@ json_t *sb_merge_patch(const json_t *target, const json_t *patch)
     sb_json_check(out);
     const char *key;
     json_t *pv;
-    json_object_foreach((json_t *)patch, key, pv)
-    {
+    json_object_foreach ((json_t *)patch, key, pv) {
         if (json_is_null(pv)) {
             json_object_del(out, key);
         } else {
@@ -211,8 +207,7 @@ void sb_doc_errors_prefix(json_t *errors, const char *prefix)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(errors, i, e)
-    {
+    json_array_foreach (errors, i, e) {
         char full[1024];
         snprintf(full, sizeof full, "%s%s", prefix, json_string_value(json_object_get(e, "path")));
         json_object_set_new(e, "path", sb_json_check(json_string(full)));
@@ -229,8 +224,7 @@ int sb_topology_validate(const json_t *topology, json_t *errors)
     }
     const char *kname;
     json_t *docs;
-    json_object_foreach((json_t *)topology, kname, docs)
-    {
+    json_object_foreach ((json_t *)topology, kname, docs) {
         int kind = sb_kind_lookup(kname, strlen(kname));
         pointer_join(path, sizeof path, "", kname);
         if (kind < 0) {
@@ -245,8 +239,7 @@ int sb_topology_validate(const json_t *topology, json_t *errors)
         }
         const char *id;
         json_t *doc;
-        json_object_foreach(docs, id, doc)
-        {
+        json_object_foreach (docs, id, doc) {
             char sub[512];
             pointer_join(sub, sizeof sub, path, id);
             if (!sb_id_valid(kind, id, strlen(id))) {

@@ -97,10 +97,20 @@ static void trace_id(h2o_req_t *req, char out[33])
         snprintf(out + 2 * k, 3, "%02x", raw[k]);
 }
 
+/* A flag in the query string: present as "1", "true" or with no value. */
+static bool query_flag(h2o_req_t *req, const char *name)
+{
+    h2o_iovec_t v = sb_query_param(req, name);
+    return v.base != NULL && (v.len == 0 || h2o_memis(v.base, v.len, H2O_STRLIT("1")) ||
+                              h2o_memis(v.base, v.len, H2O_STRLIT("true")));
+}
+
 static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
 {
     sb_write *w = sb_write_new();
     trace_id(req, w->trace_id);
+    w->dry_run = query_flag(req, "dry_run");
+    w->force = query_flag(req, "force");
     w->ops = calloc(n_ops, sizeof *w->ops);
     if (w->ops == NULL)
         sb_json_check(NULL);
@@ -123,7 +133,7 @@ static json_t *list_kind(const sb_snapshot *s, int kind)
     json_t *items = json_array();
     const char *id;
     json_t *v;
-    json_object_foreach((json_t *)docs, id, v)
+    json_object_foreach ((json_t *)docs, id, v)
         json_array_append_new(items, json_pack("{s:s, s:O, s:O}", "id", id, "revision",
                                                json_object_get(revs, id), "value", v));
     return json_pack("{s:s, s:I, s:o}", "kind", sb_kind_names[kind], "revision",

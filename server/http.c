@@ -345,7 +345,7 @@ static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         if (p->req != NULL) {
             char etag[32];
             const char *tag = NULL;
-            if (p->w.status < 300 && p->w.n_ops == 1) {
+            if (p->w.status < 300 && p->w.n_ops == 1 && p->w.revision != 0) {
                 snprintf(etag, sizeof etag, "\"r%llu\"", (unsigned long long)p->w.revision);
                 tag = etag;
             }

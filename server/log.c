@@ -25,8 +25,7 @@ void sb_log(const char *level, const char *event, json_t *fields)
         sb_buf_adds(&line, event);
         const char *k;
         json_t *v;
-        json_object_foreach(fields, k, v)
-        {
+        json_object_foreach (fields, k, v) {
             sb_buf_adds(&line, " ");
             sb_buf_adds(&line, k);
             sb_buf_adds(&line, "=");

@@ -244,7 +244,7 @@ static int cmd_token(int argc, char **argv, options *o)
             rc = die("cannot read tokens: %s", sb_store_strerror(rc));
         } else {
             printf("%-32s %-6s %s\n", "NAME", "SCOPE", "CREATED");
-            json_object_foreach(tokens, name, t)
+            json_object_foreach (tokens, name, t)
                 printf("%-32s %-6s %s\n", name, json_string_value(json_object_get(t, "scope")),
                        json_string_value(json_object_get(t, "created")));
             json_decref(tokens);
@@ -321,7 +321,7 @@ static int seed(sb_store *store, const char *path)
     if (sb_topology_validate(topo, errors) != 0) {
         size_t i;
         json_t *e;
-        json_array_foreach(errors, i, e)
+        json_array_foreach (errors, i, e)
             fprintf(stderr, "switchboard: %s: %s %s\n", path ? path : "demo",
                     json_string_value(json_object_get(e, "path")),
                     json_string_value(json_object_get(e, "message")));
@@ -335,8 +335,7 @@ static int seed(sb_store *store, const char *path)
     for (int k = 0; k < SB_KIND_COUNT; k++) {
         const char *id;
         json_t *doc;
-        json_object_foreach(json_object_get(topo, sb_kind_names[k]), id, doc)
-        {
+        json_object_foreach (json_object_get(topo, sb_kind_names[k]), id, doc) {
             if (n == cap)
                 changes = sb_xrealloc(changes, (cap *= 2) * sizeof *changes);
             changes[n++] = (sb_change){k, id, doc, "put"};

@@ -75,8 +75,7 @@ static size_t candidates(const json_t *docs, const json_t *assignment, const cha
     if (json_is_array(fallbacks)) {
         size_t i;
         json_t *f;
-        json_array_foreach(fallbacks, i, f)
-        {
+        json_array_foreach (fallbacks, i, f) {
             const char *m = json_string_value(f);
             if (m != NULL && n < max && !listed(out, n, m))
                 out[n++] = m;

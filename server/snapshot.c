@@ -177,7 +177,8 @@ static const char **sorted_keys(const json_t *obj, size_t *n)
     const char *k;
     json_t *v;
     *n = 0;
-    json_object_foreach((json_t *)obj, k, v) keys[(*n)++] = k;
+    json_object_foreach ((json_t *)obj, k, v)
+        keys[(*n)++] = k;
     qsort(keys, *n, sizeof *keys, cmp_str);
     return keys;
 }
@@ -188,7 +189,8 @@ static void build_answers(builder *b)
     const json_t *tenants = json_object_get(b->s->docs, "tenants");
     const char *role, *tenant;
     json_t *v, *t;
-    json_object_foreach((json_t *)roles, role, v) add(b, role, NULL);
+    json_object_foreach ((json_t *)roles, role, v)
+        add(b, role, NULL);
     size_t n;
     const char **names = sorted_keys(tenants, &n);
     b->s->views = calloc(n + 1, sizeof *b->s->views);
@@ -199,9 +201,9 @@ static void build_answers(builder *b)
         tenant = names[i];
         t = json_object_get(tenants, tenant);
         b->s->views[i + 1].name = sb_xstrndup(tenant, strlen(tenant));
-        json_object_foreach((json_t *)roles, role, v) add(b, role, tenant);
-        json_object_foreach(json_object_get(t, "roles"), role, v)
-        {
+        json_object_foreach ((json_t *)roles, role, v)
+            add(b, role, tenant);
+        json_object_foreach (json_object_get(t, "roles"), role, v) {
             if (json_object_get(roles, role) == NULL) /* a role only this tenant has */
                 add(b, role, tenant);
         }
@@ -249,8 +251,7 @@ static void build_tokens(sb_snapshot *s)
     const char *name;
     json_t *t;
     s->token_list = sb_xmalloc((json_object_size(s->tokens) + 1) * sizeof *s->token_list);
-    json_object_foreach(s->tokens, name, t)
-    {
+    json_object_foreach (s->tokens, name, t) {
         const char *scope = json_string_value(json_object_get(t, "scope"));
         const char *hex = json_string_value(json_object_get(t, "sha256"));
         if (scope == NULL || hex == NULL || strlen(hex) != 64)
@@ -383,6 +384,47 @@ const sb_body *sb_snapshot_topology(sb_snapshot *s)
         pthread_mutex_unlock(&s->lazy);
     }
     return &s->topology;
+}
+
+/* ---- plans ---- */
+
+static json_t *answer_json(const sb_answer *a)
+{
+    return a ? sb_json_check(json_loadb(a->body.p, a->body.len, 0, NULL)) : json_null();
+}
+
+static void plan_add(json_t *plan, const sb_answer *key, const sb_answer *before,
+                     const sb_answer *after)
+{
+    json_array_append_new(
+        plan,
+        sb_json_check(json_pack("{s:s, s:s?, s:o, s:o}", "role", key->role, "tenant", key->tenant,
+                                "before", answer_json(before), "after", answer_json(after))));
+}
+
+void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
+                      json_t **lost)
+{
+    if (plan)
+        *plan = sb_json_check(json_array());
+    *lost = sb_json_check(json_array());
+    for (size_t i = 0; i < after->n_answers; i++) {
+        const sb_answer *a = after->answers[i];
+        const sb_answer *b = lookup(before, a->role, a->role_len, a->tenant, a->tenant_len);
+        if (b == a ||
+            (b && b->body.len == a->body.len && memcmp(b->body.p, a->body.p, a->body.len) == 0))
+            continue;
+        if (plan)
+            plan_add(*plan, a, b, a);
+        if (b && b->routed && !a->routed)
+            json_array_append_new(*lost, sb_json_check(json_pack("{s:s, s:s?}", "role", a->role,
+                                                                 "tenant", a->tenant)));
+    }
+    for (size_t i = 0; plan && i < before->n_answers; i++) {
+        const sb_answer *b = before->answers[i];
+        if (lookup(after, b->role, b->role_len, b->tenant, b->tenant_len) == NULL)
+            plan_add(*plan, b, b, NULL);
+    }
 }
 
 /* ---- references and publication ---- */

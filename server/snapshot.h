@@ -101,6 +101,16 @@ const sb_body *sb_snapshot_config(sb_snapshot *s, const char *tenant, size_t ten
 /** The /topology body. */
 const sb_body *sb_snapshot_topology(sb_snapshot *s);
 
+/**
+ * What a write changes: compares every answer of before and after.
+ * @param[out] plan when not NULL, a new array of {"role", "tenant", "before", "after"} for each
+ *             answer that differs (before/after null where the answer does not exist)
+ * @param[out] lost a new array of {"role", "tenant"}: answers that had a primary before and have
+ *             "primary": null after (answers that disappear, with their role, are not counted)
+ */
+void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
+                      json_t **lost);
+
 void sb_snapshot_ref(sb_snapshot *s);
 void sb_snapshot_unref(sb_snapshot *s);
 

@@ -34,6 +34,8 @@ struct sb_write {
     size_t n_ops;
     char *actor, *reason;
     char trace_id[33]; /* W3C trace id (32 hex digits) of the request, "" for none */
+    bool dry_run;      /* answer with the plan, commit nothing */
+    bool force;        /* commit even if a role would lose its route */
     /* Set by the writer before done(): HTTP status, body (a result or a problem), revision. */
     int status;
     json_t *body;

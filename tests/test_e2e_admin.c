@@ -62,17 +62,35 @@ Test(admin, flip_reroutes_and_unrelated_etags_stay)
 Test(admin, everything_disabled_gives_null_primary)
 {
     const char *providers[] = {"anthropic", "openai", "workers-ai"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         char path[64];
         snprintf(path, sizeof path, "/admin/providers/%s", providers[i]);
         resp r = admin(&S, "PATCH", path, "{\"enabled\":false}", NULL);
         cr_assert_eq(r.status, 200);
         resp_free(&r);
     }
-    resp r = request(&S, "GET", "/config/security", NULL, NULL);
+    /* The last one would leave roles with no route: refused, unless forced. */
+    long long rev = revision_of(&S);
+    resp r = admin(&S, "PATCH", "/admin/providers/workers-ai", "{\"enabled\":false}", NULL);
+    cr_assert_eq(r.status, 409, "%s", r.body);
+    cr_assert_str_eq(header(&r, "content-type"), "application/problem+json");
+    cr_assert_gt(json_array_size(json_object_get(r.json, "loses_route")), 0);
+    cr_assert_gt(json_array_size(json_object_get(r.json, "changes")), 0, "the 409 shows the plan");
+    resp_free(&r);
+    cr_assert_eq(revision_of(&S), rev, "a refused write changes nothing");
+
+    r = admin(&S, "PATCH", "/admin/providers/workers-ai?force=1", "{\"enabled\":false}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    r = request(&S, "GET", "/config/security", NULL, NULL);
     cr_assert(json_is_null(json_object_get(r.json, "primary")));
     cr_assert_eq(json_array_size(json_object_get(r.json, "fallbacks")), 0);
     cr_assert_eq(json_array_size(json_object_get(r.json, "dropped")), 4);
+    resp_free(&r);
+
+    /* Roles that already had no route do not block unrelated writes. */
+    r = admin(&S, "PUT", "/admin/providers/mistral", "{\"enabled\":true}", NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
     resp_free(&r);
 }
 

@@ -180,3 +180,84 @@ Test(changes, audit_log)
     cr_assert_eq(r.status, 401, "the audit log needs an admin token");
     resp_free(&r);
 }
+
+static json_t *find_change(json_t *changes, const char *role, const char *tenant)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach (changes, i, c) {
+        const char *t = json_string_value(json_object_get(c, "tenant"));
+        if (strcmp(json_string_value(json_object_get(c, "role")), role) == 0 &&
+            ((t == NULL && tenant == NULL) || (t && tenant && strcmp(t, tenant) == 0)))
+            return c;
+    }
+    return NULL;
+}
+
+Test(changes, dry_run_shows_the_plan_and_commits_nothing)
+{
+    long long rev = revision_of(&S);
+    resp before = request(&S, "GET", "/topology", NULL, NULL);
+    resp r = admin(&S, "PATCH", "/admin/providers/openai?dry_run=1", "{\"enabled\":false}", NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_true(json_object_get(r.json, "dry_run")));
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "revision")), rev);
+    json_t *changes = json_object_get(r.json, "changes");
+    json_t *sec = find_change(changes, "security", NULL);
+    cr_assert_not_null(sec, "security loses openai from its chain: %s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(sec, "before"), "fallbacks")), 3);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(sec, "after"), "fallbacks")), 2);
+    cr_assert_null(find_change(changes, "documentation", NULL), "unchanged answers are not listed");
+    cr_assert_null(find_change(changes, "security", "acme"), "acme has openai off already");
+    cr_assert_null(header(&r, "etag"));
+    resp_free(&r);
+
+    /* Every kind of write takes it. */
+    const char *writes[][3] = {
+        {"PUT", "/admin/roles/new?dry_run=1", "{\"primary\":\"x/y\"}"},
+        {"DELETE", "/admin/roles/security?dry_run=1", NULL},
+        {"POST", "/admin/txn?dry_run=1",
+         "{\"ops\":[{\"op\":\"delete\",\"key\":\"roles/performance\"}]}"},
+        {"POST", "/admin/roles/security/rollback?dry_run=1", "{\"to\":1}"},
+    };
+    for (int i = 0; i < 4; i++) {
+        r = admin(&S, writes[i][0], writes[i][1], writes[i][2], NULL);
+        cr_assert_eq(r.status, 200, "%s %s: %s", writes[i][0], writes[i][1], r.body);
+        cr_assert(json_is_true(json_object_get(r.json, "dry_run")));
+        resp_free(&r);
+    }
+    r = admin(&S, "DELETE", "/admin/roles/security?dry_run=1", NULL, NULL);
+    json_t *gone = find_change(json_object_get(r.json, "changes"), "security", NULL);
+    cr_assert(json_is_null(json_object_get(gone, "after")), "a deleted role's answer goes away");
+    resp_free(&r);
+
+    resp after = request(&S, "GET", "/topology", NULL, NULL);
+    cr_assert_str_eq(after.body, before.body, "a dry run commits nothing");
+    cr_assert_eq(revision_of(&S), rev);
+    resp_free(&before);
+    resp_free(&after);
+}
+
+Test(changes, a_tenant_losing_its_route_blocks_too)
+{
+    /* acme has openai off; with anthropic and workers-ai off too, acme's security role has no
+     * route left, while the global one still has openai. */
+    resp r = admin(&S, "PATCH", "/admin/providers/anthropic", "{\"enabled\":false}", NULL);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    r = admin(&S, "PATCH", "/admin/providers/workers-ai", "{\"enabled\":false}", NULL);
+    cr_assert_eq(r.status, 409, "%s", r.body);
+    json_t *lost = json_object_get(r.json, "loses_route");
+    size_t i;
+    json_t *l;
+    bool acme = false, global_security = false;
+    json_array_foreach (lost, i, l) {
+        const char *t = json_string_value(json_object_get(l, "tenant"));
+        const char *role = json_string_value(json_object_get(l, "role"));
+        acme = acme || (t && strcmp(t, "acme") == 0 && strcmp(role, "security") == 0);
+        global_security = global_security || (t == NULL && strcmp(role, "security") == 0);
+    }
+    cr_assert(acme, "acme's security role is named: %s", r.body);
+    cr_assert_not(global_security, "the global security role keeps openai");
+    resp_free(&r);
+}
