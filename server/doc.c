@@ -4,9 +4,11 @@
  * every problem with the JSON pointer of the field at fault.
  */
 #include "doc.h"
+#include "pipeline.h"
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void sb_doc_error(json_t *errors, const char *path, const char *message)
@@ -251,6 +253,145 @@ int sb_topology_validate(const json_t *topology, json_t *errors)
             sb_doc_errors_prefix(doc_errors, sub);
             json_array_extend(errors, doc_errors);
             json_decref(doc_errors);
+        }
+    }
+    return json_array_size(errors) == before ? 0 : -1;
+}
+
+/* ---- checks across documents ---- */
+
+static void semantic_error(json_t *errors, bool batch, size_t i, const char *path,
+                           const char *message)
+{
+    char full[600];
+    if (batch)
+        snprintf(full, sizeof full, "/ops/%zu/value%s", i, path);
+    else
+        snprintf(full, sizeof full, "%s", path);
+    sb_doc_error(errors, full, message);
+}
+
+/* Follows failback from model; true (with the loop in text) when it comes back to a model. */
+static bool failback_loops(const json_t *failback, const char *model, sb_buf *text)
+{
+    const char *seen[SB_CHAIN_MAX * 4];
+    size_t n = 0;
+    sb_buf_adds(text, model);
+    for (const char *cur = model; n < sizeof seen / sizeof seen[0];) {
+        seen[n++] = cur;
+        const char *next =
+            json_string_value(json_object_get(json_object_get(failback, cur), "next"));
+        if (next == NULL)
+            return false;
+        sb_buf_adds(text, " -> ");
+        sb_buf_adds(text, next);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(seen[k], next) == 0)
+                return true;
+        cur = next;
+    }
+    return false; /* longer than any chain is followed: not a loop this check reports */
+}
+
+/* The models a role's assignment can route to: its primary and fallbacks, or its chain. */
+static size_t chain_models(const json_t *docs, const json_t *role, const char **out, size_t max)
+{
+    size_t n = 0;
+    const char *m = json_string_value(json_object_get(role, "primary"));
+    const json_t *fallbacks = json_object_get(role, "fallbacks");
+    if (m == NULL)
+        return 0;
+    out[n++] = m;
+    if (json_is_array(fallbacks)) {
+        size_t i;
+        json_t *f;
+        json_array_foreach (fallbacks, i, f) {
+            if (n < max && json_is_string(f))
+                out[n++] = json_string_value(f);
+        }
+        return n;
+    }
+    const json_t *failback = json_object_get(docs, "failback");
+    while (n < max && n < SB_CHAIN_MAX) {
+        const char *next = json_string_value(json_object_get(json_object_get(failback, m), "next"));
+        bool repeat = false;
+        for (size_t k = 0; next && k < n; k++)
+            repeat = repeat || strcmp(out[k], next) == 0;
+        if (next == NULL || repeat)
+            break;
+        out[n++] = m = next;
+    }
+    return n;
+}
+
+/* Warns when every model of role (a tenant's when tenant is not NULL) has one provider. */
+static void warn_one_provider(const json_t *docs, const char *key, const json_t *role,
+                              json_t *warnings)
+{
+    const char *models[64], *first = NULL;
+    char buf[201], firstbuf[201];
+    size_t n = chain_models(docs, role, models, 64);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = sb_model_provider(docs, models[i], buf);
+        if (p == NULL)
+            return; /* a model with no provider: not one provider's outage */
+        if (first == NULL)
+            first = strcpy(firstbuf, p);
+        else if (strcmp(first, p) != 0)
+            return;
+    }
+    if (first == NULL)
+        return;
+    char message[400];
+    snprintf(message, sizeof message,
+             "every model of this role's chain is served by %s: one outage of %s leaves it "
+             "with no route",
+             first, first);
+    json_array_append_new(warnings,
+                          sb_json_check(json_pack("{s:s, s:s}", "key", key, "message", message)));
+}
+
+int sb_doc_semantics(const json_t *docs, const sb_change *changes, size_t n, bool batch,
+                     json_t *errors, json_t *warnings)
+{
+    size_t before = json_array_size(errors);
+    const json_t *roles = json_object_get(docs, "roles");
+    const json_t *tenants = json_object_get(docs, "tenants");
+    const json_t *failback = json_object_get(docs, "failback");
+    for (size_t i = 0; i < n; i++) {
+        const sb_change *c = &changes[i];
+        char path[512], key[300];
+        snprintf(key, sizeof key, "%s/%s", sb_kind_names[c->kind], c->id);
+        if (c->kind == SB_FAILBACK && c->value != NULL) {
+            sb_buf loop = {0};
+            sb_buf_adds(&loop, "makes the failback chain loop: ");
+            if (failback_loops(failback, c->id, &loop))
+                semantic_error(errors, batch, i, "/next", loop.p);
+            free(loop.p);
+        } else if (c->kind == SB_TENANTS && c->value != NULL) {
+            const char *role;
+            json_t *v;
+            json_object_foreach (json_object_get(c->value, "roles"), role, v) {
+                pointer_join(path, sizeof path, "/roles", role);
+                if (json_object_get(roles, role) == NULL)
+                    semantic_error(errors, batch, i, path,
+                                   "overrides a role that has no global document (create "
+                                   "roles/<name> first)");
+                else if (warnings)
+                    warn_one_provider(docs, key, v, warnings);
+            }
+        } else if (c->kind == SB_ROLES && c->value == NULL) {
+            const char *tenant;
+            json_t *t;
+            json_object_foreach ((json_t *)tenants, tenant, t) {
+                if (json_object_get(json_object_get(t, "roles"), c->id) != NULL) {
+                    snprintf(path, sizeof path,
+                             "is overridden by tenants/%s: remove the override first", tenant);
+                    semantic_error(errors, batch, i, "", path);
+                }
+            }
+        } else if (c->kind == SB_ROLES && warnings) {
+            warn_one_provider(docs, key, c->value, warnings);
         }
     }
     return json_array_size(errors) == before ? 0 : -1;

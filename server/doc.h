@@ -6,6 +6,9 @@
 #define SB_DOC_H
 
 #include <jansson.h>
+#include <stdbool.h>
+
+#include "store.h"
 
 /**
  * Checks value as the body of a document of the given kind (enum sb_kind).
@@ -28,6 +31,19 @@ void sb_doc_errors_prefix(json_t *errors, const char *prefix);
 
 /** Appends {"path": path, "message": message} to errors. */
 void sb_doc_error(json_t *errors, const char *path, const char *message);
+
+/**
+ * Checks what no single document shows, on the documents a write would leave (docs, as
+ * {kind: {id: document}}), for the changes it makes: a failback chain that loops, a tenant
+ * override of a role with no global document, a role deleted while a tenant overrides it.
+ * @param[out] errors one {"path", "message"} per problem; path is "/ops/<i>/..." when
+ *             batch, else relative to the document
+ * @param[out] warnings may be NULL: one {"key", "message"} per role or tenant role whose
+ *             models all belong to one provider (accepted, but one outage takes it down)
+ * @return 0, or -1 when errors were appended
+ */
+int sb_doc_semantics(const json_t *docs, const sb_change *changes, size_t n, bool batch,
+                     json_t *errors, json_t *warnings);
 
 /**
  * Checks a topology file: an object of kind -> id -> document ("revision" and "answers" are

@@ -341,6 +341,27 @@ static int seed(sb_store *store, const char *path)
             changes[n++] = (sb_change){k, id, doc, "put"};
         }
     }
+    json_t *errors2 = json_array();
+    json_t *docs = json_object();
+    for (int k = 0; k < SB_KIND_COUNT; k++) {
+        json_t *kd = json_object_get(topo, sb_kind_names[k]);
+        json_object_set(docs, sb_kind_names[k], kd ? kd : json_object());
+    }
+    if (sb_doc_semantics(docs, changes, n, false, errors2, NULL) != 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach (errors2, i, e) {
+            fprintf(stderr, "switchboard: %s: %s\n", path ? path : "demo",
+                    json_string_value(json_object_get(e, "message")));
+        }
+        json_decref(errors2);
+        json_decref(docs);
+        free(changes);
+        json_decref(topo);
+        return -1;
+    }
+    json_decref(errors2);
+    json_decref(docs);
     uint64_t revision = 0;
     sb_commit_info info = {"seed", path ? path : "the demo topology", NULL};
     int rc = n ? sb_store_commit(store, changes, n, &info, &revision) : 0;

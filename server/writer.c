@@ -43,6 +43,8 @@ void sb_write_clear(sb_write *w)
     free(w->actor);
     free(w->reason);
     json_decref(w->body);
+    json_decref(w->warnings);
+    w->warnings = NULL;
     w->ops = NULL;
     w->n_ops = 0;
     w->actor = w->reason = NULL;
@@ -151,6 +153,16 @@ int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_
         }
         changes[i] = (sb_change){op->kind, op->id, value, sb_op_names[op->type]};
     }
+    json_t *errors = sb_json_check(json_array());
+    w->warnings = sb_json_check(json_array());
+    if (sb_doc_semantics(docs, changes, w->n_ops, w->n_ops > 1, errors, w->warnings) != 0) {
+        json_decref(docs);
+        json_decref(revs);
+        free(changes);
+        return fail(w, sb_problem(SB_P_INVALID, errors,
+                                  "the write would leave the configuration inconsistent"));
+    }
+    json_decref(errors);
     *docs_out = docs;
     *revs_out = revs;
     *changes_out = changes;
@@ -231,8 +243,9 @@ static void apply(sb_write *w)
         }
         if (w->dry_run) {
             w->status = 200;
-            w->body = json_pack("{s:b, s:I, s:o, s:o}", "dry_run", 1, "revision",
-                                (json_int_t)cur->revision, "changes", plan, "loses_route", lost);
+            w->body = json_pack("{s:b, s:I, s:o, s:o, s:O}", "dry_run", 1, "revision",
+                                (json_int_t)cur->revision, "changes", plan, "loses_route", lost,
+                                "warnings", w->warnings);
         } else {
             fail(w, sb_problem(SB_P_CONFLICT, NULL,
                                "this write would leave %zu answer(s) with no route (primary: "
@@ -273,6 +286,8 @@ static void apply(sb_write *w)
     w->status = created ? 201 : 200;
     w->revision = revision;
     w->body = result_body(w, next->docs, revision);
+    if (json_array_size(w->warnings) > 0)
+        json_object_set(w->body, "warnings", w->warnings);
     sb_snapshot_publish(next);
     free(changes);
     sb_snapshot_unref(cur);

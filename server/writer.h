@@ -39,6 +39,7 @@ struct sb_write {
     /* Set by the writer before done(): HTTP status, body (a result or a problem), revision. */
     int status;
     json_t *body;
+    json_t *warnings; /* NULL, or {"key", "message"} objects the answer carries */
     uint64_t revision;
     void (*done)(sb_write *w);
     sb_write *next; /* the writer's queue */

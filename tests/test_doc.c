@@ -145,3 +145,99 @@ Test(doc, etag_is_content_derived)
     /* openssl dgst -sha256 -binary | head -c16 | base64url, computed outside this code. */
     cr_assert_str_eq(a, "\"LPJNul-wow4m6Dsqxbning\"");
 }
+
+/* ---- checks across documents (sb_doc_semantics) ---- */
+
+static int semantics(const char *docs_text, int kind, const char *id, bool deleted, json_t **errors,
+                     json_t **warnings)
+{
+    json_t *docs = json_loads(docs_text, 0, NULL);
+    cr_assert_not_null(docs);
+    const json_t *value =
+        deleted ? NULL : json_object_get(json_object_get(docs, sb_kind_names[kind]), id);
+    sb_change c = {kind, id, value, NULL};
+    *errors = json_array();
+    *warnings = json_array();
+    int rc = sb_doc_semantics(docs, &c, 1, false, *errors, *warnings);
+    json_decref(docs);
+    return rc;
+}
+
+Test(doc, failback_cycles_are_errors)
+{
+    json_t *e, *w;
+    cr_assert_eq(semantics("{\"failback\":{\"a/1\":{\"next\":\"b/2\"},\"b/2\":{\"next\":\"a/1\"}}}",
+                           SB_FAILBACK, "b/2", false, &e, &w),
+                 -1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(e, 0), "path")), "/next");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(json_array_get(e, 0), "message")),
+                              "b/2 -> a/1 -> b/2"));
+    json_decref(e);
+    json_decref(w);
+    cr_assert_eq(
+        semantics("{\"failback\":{\"a/1\":{\"next\":\"a/1\"}}}", SB_FAILBACK, "a/1", false, &e, &w),
+        -1, "a model that fails back to itself");
+    json_decref(e);
+    json_decref(w);
+    cr_assert_eq(semantics("{\"failback\":{\"a/1\":{\"next\":\"b/2\"},\"b/2\":{\"next\":\"c/3\"},"
+                           "\"c/3\":{\"next\":null}}}",
+                           SB_FAILBACK, "a/1", false, &e, &w),
+                 0, "a chain that ends is fine");
+    json_decref(e);
+    json_decref(w);
+    /* A chain that runs into a loop further on loops too. */
+    cr_assert_eq(semantics("{\"failback\":{\"z/0\":{\"next\":\"a/1\"},\"a/1\":{\"next\":\"b/2\"},"
+                           "\"b/2\":{\"next\":\"a/1\"}}}",
+                           SB_FAILBACK, "z/0", false, &e, &w),
+                 -1);
+    json_decref(e);
+    json_decref(w);
+}
+
+Test(doc, tenant_overrides_need_a_global_role)
+{
+    json_t *e, *w;
+    cr_assert_eq(semantics("{\"roles\":{\"sec\":{\"primary\":\"a/1\"}},\"tenants\":{\"acme\":{"
+                           "\"roles\":{\"perf\":{\"primary\":\"a/1\"}}}}}",
+                           SB_TENANTS, "acme", false, &e, &w),
+                 -1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(e, 0), "path")),
+                     "/roles/perf");
+    json_decref(e);
+    json_decref(w);
+    /* Deleting a role a tenant overrides would leave the override dangling. */
+    cr_assert_eq(semantics("{\"roles\":{},\"tenants\":{\"acme\":{\"roles\":{\"sec\":{"
+                           "\"primary\":\"a/1\"}}}}}",
+                           SB_ROLES, "sec", true, &e, &w),
+                 -1);
+    cr_assert_not_null(strstr(json_string_value(json_object_get(json_array_get(e, 0), "message")),
+                              "tenants/acme"));
+    json_decref(e);
+    json_decref(w);
+}
+
+Test(doc, one_provider_chains_are_warnings)
+{
+    json_t *e, *w;
+    cr_assert_eq(semantics("{\"roles\":{\"sec\":{\"primary\":\"a/1\",\"fallbacks\":[\"a/2\"]}}}",
+                           SB_ROLES, "sec", false, &e, &w),
+                 0, "accepted");
+    cr_assert_eq(json_array_size(w), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(w, 0), "key")), "roles/sec");
+    json_decref(e);
+    json_decref(w);
+    /* Through the failback chain, and with a models registry entry naming the provider. */
+    cr_assert_eq(semantics("{\"roles\":{\"sec\":{\"primary\":\"a/1\"}},\"models\":{\"kimi\":{"
+                           "\"provider\":\"a\"}},\"failback\":{\"a/1\":{\"next\":\"kimi\"}}}",
+                           SB_ROLES, "sec", false, &e, &w),
+                 0);
+    cr_assert_eq(json_array_size(w), 1);
+    json_decref(e);
+    json_decref(w);
+    cr_assert_eq(semantics("{\"roles\":{\"sec\":{\"primary\":\"a/1\",\"fallbacks\":[\"b/2\"]}}}",
+                           SB_ROLES, "sec", false, &e, &w),
+                 0);
+    cr_assert_eq(json_array_size(w), 0, "two providers: no warning");
+    json_decref(e);
+    json_decref(w);
+}

@@ -261,3 +261,44 @@ Test(changes, a_tenant_losing_its_route_blocks_too)
     cr_assert_not(global_security, "the global security role keeps openai");
     resp_free(&r);
 }
+
+Test(changes, checks_across_documents)
+{
+    long long rev = revision_of(&S);
+    /* The demo chain is opus-4-7 -> opus-4-6 -> gpt-5.3-codex -> kimi-k2.5 -> null. */
+    resp r = admin(&S, "PUT", "/admin/failback/kimi-k2.5",
+                   "{\"next\":\"anthropic/claude-opus-4-7\"}", NULL);
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    json_t *e = json_array_get(json_object_get(r.json, "errors"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "path")), "/next");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(e, "message")), "loop"));
+    resp_free(&r);
+
+    r = admin(&S, "PUT", "/admin/tenants/acme",
+              "{\"roles\":{\"nosuchrole\":{\"primary\":\"a/b\"}}}", NULL);
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    e = json_array_get(json_object_get(r.json, "errors"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "path")), "/roles/nosuchrole");
+    resp_free(&r);
+
+    r = admin(&S, "POST", "/admin/txn",
+              "{\"ops\":[{\"op\":\"put\",\"key\":\"providers/x\",\"value\":{\"enabled\":true}},"
+              "{\"op\":\"put\",\"key\":\"failback/a/1\",\"value\":{\"next\":\"a/1\"}}]}",
+              NULL);
+    cr_assert_eq(r.status, 422, "%s", r.body);
+    e = json_array_get(json_object_get(r.json, "errors"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "path")), "/ops/1/value/next");
+    resp_free(&r);
+    cr_assert_eq(revision_of(&S), rev, "rejected writes change nothing");
+
+    /* One provider for a whole chain is allowed, with a warning. */
+    r = admin(
+        &S, "PUT", "/admin/roles/fragile",
+        "{\"primary\":\"anthropic/claude-opus-4-7\",\"fallbacks\":[\"anthropic/claude-opus-4-6\"]}",
+        NULL);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    json_t *w = json_array_get(json_object_get(r.json, "warnings"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(w, "key")), "roles/fragile");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(w, "message")), "anthropic"));
+    resp_free(&r);
+}
