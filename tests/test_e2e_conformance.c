@@ -187,3 +187,29 @@ Test(conformance, response_bodies_match_their_schemas)
                  "\"enabled\":false}}]}",
                  409);
 }
+
+Test(conformance, openapi_describes_every_endpoint)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/schema/openapi.yaml", root());
+    char *text = slurp(path);
+    cr_assert_not_null(strstr(text, "openapi: 3.1"));
+    static const char *const routes[] = {"/config/{role}:",
+                                         "/config:",
+                                         "/topology:",
+                                         "/healthz:",
+                                         "/readyz:",
+                                         "/admin/{kind}:",
+                                         "/admin/{kind}/{id}:",
+                                         "/admin/{kind}/{id}/history:",
+                                         "/admin/{kind}/{id}/rollback:",
+                                         "/admin/txn:",
+                                         "/admin/audit:"};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "\n  %s", routes[i]);
+        cr_assert_not_null(strstr(text, line), "schema/openapi.yaml does not describe %s",
+                           routes[i]);
+    }
+    free(text);
+}
