@@ -277,6 +277,14 @@ static int64_t query_number(h2o_req_t *req, const char *name, int64_t def, int64
     return n;
 }
 
+/* ?since=REV&limit=N of a paginated listing; -1 when one was bad (answered 400). */
+static int page_params(h2o_req_t *req, int64_t *since, int64_t *limit)
+{
+    *since = query_number(req, "since", 0, 0, INT64_MAX / 2);
+    *limit = *since < 0 ? -1 : query_number(req, "limit", 100, 1, 1000);
+    return *limit < 0 ? -1 : 0;
+}
+
 static json_t *next_page(uint64_t next)
 {
     return next ? json_integer((json_int_t)next) : json_null();
@@ -285,12 +293,11 @@ static json_t *next_page(uint64_t next)
 /* GET /admin/<kind>/<id>/history?since=REV&limit=N */
 static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *id)
 {
-    int64_t since = query_number(req, "since", 0, 0, INT64_MAX / 2);
-    int64_t limit = since < 0 ? -1 : query_number(req, "limit", 100, 1, 1000);
+    int64_t since, limit;
+    if (page_params(req, &since, &limit) != 0)
+        return 0;
     json_t *versions;
     uint64_t next;
-    if (limit < 0)
-        return 0;
     int rc = sb_store_history(sb_req_opts()->store, kind, id, (uint64_t)since, (size_t)limit,
                               &versions, &next);
     if (rc != 0)
@@ -312,12 +319,11 @@ static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *i
 /* GET /admin/audit?since=REV&limit=N */
 static int audit(h2o_req_t *req, const sb_snapshot *s)
 {
-    int64_t since = query_number(req, "since", 0, 0, INT64_MAX / 2);
-    int64_t limit = since < 0 ? -1 : query_number(req, "limit", 100, 1, 1000);
+    int64_t since, limit;
+    if (page_params(req, &since, &limit) != 0)
+        return 0;
     json_t *entries;
     uint64_t next;
-    if (limit < 0)
-        return 0;
     int rc = sb_store_audit(sb_req_opts()->store, (uint64_t)since, (size_t)limit, &entries, &next);
     if (rc != 0)
         return sb_reply_problem(
