@@ -177,54 +177,81 @@ void sb_store_close(sb_store *s)
     free(s);
 }
 
-int sb_store_load(sb_store *s, json_t **docs, json_t **revs, uint64_t *revision)
+/* Called for each entry of a scan: 0 goes on, SCAN_STOP ends it, anything else is an error
+ * that ends it and is returned. */
+typedef int (*scan_fn)(const MDB_val *k, const MDB_val *v, void *data);
+#define SCAN_STOP 1
+
+/* Walks dbi in key order from the first key >= start (all of it when slen is 0), in txn. */
+static int scan_txn(MDB_txn *txn, MDB_dbi dbi, const void *start, size_t slen, scan_fn each,
+                    void *data)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {slen, (void *)start}, v;
+    for (rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = each(&k, &v, data)) != 0)
+            break;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == SCAN_STOP ? 0 : rc;
+}
+
+/* scan_txn in a read transaction of its own. */
+static int scan(sb_store *s, MDB_dbi dbi, const void *start, size_t slen, scan_fn each, void *data)
 {
     MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return rc;
-    json_t *d = sb_json_check(json_object()), *r = sb_json_check(json_object());
-    for (int kind = 0; kind < SB_KIND_COUNT; kind++) {
-        json_object_set_new(d, sb_kind_names[kind], sb_json_check(json_object()));
-        json_object_set_new(r, sb_kind_names[kind], sb_json_check(json_object()));
-    }
-    if ((rc = mdb_cursor_open(txn, s->docs, &cur)) != 0)
-        goto done;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *key = k.mv_data, *slash = memchr(key, '/', k.mv_size);
-        int kind = slash ? sb_kind_lookup(key, (size_t)(slash - key)) : -1;
-        uint64_t rev;
-        json_t *value = NULL;
-        if (kind >= 0 && v.mv_size > sizeof rev) {
-            memcpy(&rev, v.mv_data, sizeof rev);
-            value = json_loadb((char *)v.mv_data + sizeof rev, v.mv_size - sizeof rev, 0, NULL);
-        }
-        if (value == NULL) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        char *id = sb_xstrndup(slash + 1, k.mv_size - (size_t)(slash + 1 - key));
-        json_object_set_new(json_object_get(d, sb_kind_names[kind]), id, value);
-        json_object_set_new(json_object_get(r, sb_kind_names[kind]), id,
-                            sb_json_check(json_integer((json_int_t)rev)));
-        free(id);
-    }
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
+    rc = scan_txn(txn, dbi, start, slen, each, data);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* One entry of docs into {docs, revs}. */
+static int load_doc(const MDB_val *k, const MDB_val *v, void *data)
+{
+    json_t **out = data;
+    const char *key = k->mv_data, *slash = memchr(key, '/', k->mv_size);
+    int kind = slash ? sb_kind_lookup(key, (size_t)(slash - key)) : -1;
+    uint64_t rev;
+    if (kind < 0 || v->mv_size <= sizeof rev)
+        return MDB_CORRUPTED;
+    memcpy(&rev, v->mv_data, sizeof rev);
+    json_t *value = json_loadb((char *)v->mv_data + sizeof rev, v->mv_size - sizeof rev, 0, NULL);
+    if (value == NULL)
+        return MDB_CORRUPTED;
+    char *id = sb_xstrndup(slash + 1, k->mv_size - (size_t)(slash + 1 - key));
+    json_object_set_new(json_object_get(out[0], sb_kind_names[kind]), id, value);
+    json_object_set_new(json_object_get(out[1], sb_kind_names[kind]), id,
+                        sb_json_check(json_integer((json_int_t)rev)));
+    free(id);
+    return 0;
+}
+
+int sb_store_load(sb_store *s, json_t **docs, json_t **revs, uint64_t *revision)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    json_t *out[2] = {sb_json_check(json_object()), sb_json_check(json_object())};
+    for (int kind = 0; kind < SB_KIND_COUNT; kind++)
+        for (int i = 0; i < 2; i++)
+            json_object_set_new(out[i], sb_kind_names[kind], sb_json_check(json_object()));
+    rc = scan_txn(txn, s->docs, NULL, 0, load_doc, out);
     *revision = get_u64(txn, s->meta, "revision");
-done:
     mdb_txn_abort(txn);
     if (rc != 0) {
-        json_decref(d);
-        json_decref(r);
+        json_decref(out[0]);
+        json_decref(out[1]);
         return rc;
     }
-    *docs = d;
-    *revs = r;
+    *docs = out[0];
+    *revs = out[1];
     return 0;
 }
 
@@ -326,30 +353,6 @@ int sb_store_commit(sb_store *s, const sb_change *changes, size_t n, const sb_co
     return 0;
 }
 
-/* Calls each(value, data) for the entries of dbi from key start on while it returns 0;
- * each returns 1 to stop. Keys are passed as the value's MDB_val in *k. */
-typedef int (*scan_fn)(const MDB_val *k, const MDB_val *v, void *data);
-
-static int scan(sb_store *s, MDB_dbi dbi, const void *start, size_t slen, scan_fn each, void *data)
-{
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return rc;
-    if ((rc = mdb_cursor_open(txn, dbi, &cur)) == 0) {
-        MDB_val k = {slen, (void *)start}, v;
-        for (rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-            if (each(&k, &v, data) != 0)
-                break;
-        rc = rc == MDB_NOTFOUND ? 0 : rc;
-        mdb_cursor_close(cur);
-    }
-    mdb_txn_abort(txn);
-    return rc;
-}
-
 typedef struct page {
     const unsigned char *prefix; /* history: "<kind>/<id>" NUL; audit: none */
     size_t plen, limit;
@@ -361,13 +364,11 @@ static int collect(const MDB_val *k, const MDB_val *v, void *data)
 {
     page *p = data;
     if (k->mv_size < p->plen + 8 || memcmp(k->mv_data, p->prefix, p->plen) != 0)
-        return 1; /* past this document's versions */
+        return SCAN_STOP; /* past this document's versions */
     uint64_t rev = be64((const unsigned char *)k->mv_data + p->plen);
-    if (json_array_size(p->items) == p->limit) {
-        if (rev != p->last) { /* a page never splits one revision */
-            p->next = p->last;
-            return 1;
-        }
+    if (json_array_size(p->items) >= p->limit && rev != p->last) {
+        p->next = p->last; /* full; a page never splits one revision */
+        return SCAN_STOP;
     }
     json_t *e = json_loadb(v->mv_data, v->mv_size, 0, NULL);
     if (e != NULL)
@@ -439,28 +440,24 @@ int sb_store_audit(sb_store *s, uint64_t since, size_t limit, json_t **entries, 
     return 0;
 }
 
+static int load_token(const MDB_val *k, const MDB_val *v, void *data)
+{
+    json_t *value = json_loadb(v->mv_data, v->mv_size, 0, NULL);
+    char *name = sb_xstrndup(k->mv_data, k->mv_size);
+    if (value != NULL)
+        json_object_set_new(data, name, value);
+    free(name);
+    return 0;
+}
+
 int sb_store_tokens(sb_store *s, json_t **tokens, uint64_t *version)
 {
     MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return rc;
     json_t *t = sb_json_check(json_object());
-    if ((rc = mdb_cursor_open(txn, s->tokens, &cur)) == 0) {
-        for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            json_t *value = json_loadb(v.mv_data, v.mv_size, 0, NULL);
-            char *name = sb_xstrndup(k.mv_data, k.mv_size);
-            if (value != NULL)
-                json_object_set_new(t, name, value);
-            free(name);
-        }
-        mdb_cursor_close(cur);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
+    rc = scan_txn(txn, s->tokens, NULL, 0, load_token, t);
     *version = get_u64(txn, s->meta, "tokens");
     mdb_txn_abort(txn);
     if (rc != 0) {
