@@ -25,11 +25,6 @@ static const struct {
     [SB_P_UNAVAILABLE] = {503, "urn:switchboard:problem:unavailable", "Service unavailable"},
 };
 
-int sb_problem_status(int kind)
-{
-    return kinds[kind].status;
-}
-
 json_t *sb_problem(int kind, json_t *errors, const char *detail, ...)
 {
     char text[1024];

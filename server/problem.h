@@ -23,9 +23,6 @@ enum sb_problem_kind {
     SB_P_COUNT
 };
 
-/** @return the HTTP status of a problem kind. */
-int sb_problem_status(int kind);
-
 /**
  * A new problem document {"type", "title", "status", "detail"[, "errors"]}.
  * @param detail printf-style format of the human-readable detail

@@ -429,7 +429,7 @@ void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_
 
 /* ---- references and publication ---- */
 
-void sb_snapshot_ref(sb_snapshot *s)
+static void snapshot_ref(sb_snapshot *s)
 {
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
@@ -473,7 +473,7 @@ sb_snapshot *sb_snapshot_acquire(void)
     pthread_mutex_lock(&current_lock);
     sb_snapshot *s = atomic_load_explicit(&current, memory_order_relaxed);
     if (s != NULL)
-        sb_snapshot_ref(s);
+        snapshot_ref(s);
     pthread_mutex_unlock(&current_lock);
     return s;
 }

@@ -111,7 +111,6 @@ const sb_body *sb_snapshot_topology(sb_snapshot *s);
 void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
                       json_t **lost);
 
-void sb_snapshot_ref(sb_snapshot *s);
 void sb_snapshot_unref(sb_snapshot *s);
 
 /** Makes s the current snapshot, taking over the caller's reference (NULL: none). */

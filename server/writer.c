@@ -81,8 +81,13 @@ static json_t *batch_errors(json_t *errors, size_t i)
     return errors;
 }
 
-int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
-                   sb_change **changes_out)
+/*
+ * Applies w's ops to copies of the touched kinds of cur (the snapshot is left as it is): the
+ * conditions, merge patches, validation and the checks across documents. 0 with the new
+ * documents, revisions and changes; -1 with w->status and w->body set.
+ */
+static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
+                    sb_change **changes_out)
 {
     json_t *docs = sb_json_check(json_copy(cur->docs));
     json_t *revs = sb_json_check(json_copy(cur->revs));
@@ -223,7 +228,7 @@ static void apply(sb_write *w)
     sb_snapshot *cur = sb_snapshot_acquire();
     json_t *docs, *revs;
     sb_change *changes;
-    if (sb_writer_plan(cur, w, &docs, &revs, &changes) != 0) {
+    if (plan_ops(cur, w, &docs, &revs, &changes) != 0) {
         sb_snapshot_unref(cur);
         return;
     }

@@ -55,11 +55,4 @@ void sb_writer_stop(void);
 /** Releases what an sb_write owns (ops, strings, body), not w itself. */
 void sb_write_clear(sb_write *w);
 
-/**
- * Applies ops to a copy of the current state without touching the store.
- * @return 0 with the three out parameters set, or -1 with w->status and w->body set
- */
-int sb_writer_plan(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
-                   sb_change **changes_out);
-
 #endif
