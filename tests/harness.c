@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static const char *bin(void)
     return b;
 }
 
-static int free_port(void)
+int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -91,6 +92,11 @@ static bool wait_up(server *s)
 
 void server_start(server *s, const char *const *extra)
 {
+    server_start_on(s, 0, extra);
+}
+
+void server_start_on(server *s, int port, const char *const *extra)
+{
     memset(s, 0, sizeof *s);
     strcpy(s->dir, "/tmp/sb-e2e-XXXXXX");
     cr_assert_not_null(mkdtemp(s->dir));
@@ -98,7 +104,7 @@ void server_start(server *s, const char *const *extra)
     for (int i = 0; extra && extra[i]; i++)
         s->args[s->n_args++] = extra[i];
     for (int attempt = 0; attempt < 3; attempt++) { /* the free port may be taken meanwhile */
-        s->port = free_port();
+        s->port = port ? port : free_port();
         spawn(s);
         if (wait_up(s))
             break;
@@ -269,29 +275,71 @@ void resp_free(resp *r)
 
 int run_switchboard(const server *s, const char *const *args, char *out, size_t outlen)
 {
-    int pipefd[2];
-    cr_assert(pipe(pipefd) == 0);
+    const char *argv[32] = {bin()};
+    int n = 1;
+    for (int i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n++] = "--data";
+    argv[n++] = s->dir;
+    return run_program(argv, NULL, out, outlen, NULL, 0);
+}
+
+/* Reads what is there into buf (NULL: thrown away); false at end of file. */
+static bool drain(int fd, char *buf, size_t len, size_t *got)
+{
+    char scratch[4096];
+    char *dst = buf && *got + 1 < len ? buf + *got : scratch;
+    size_t room = buf && *got + 1 < len ? len - 1 - *got : sizeof scratch;
+    ssize_t k = read(fd, dst, room);
+    if (k > 0 && dst != scratch)
+        *got += (size_t)k;
+    if (buf)
+        buf[*got] = '\0';
+    return k > 0 || (k < 0 && errno == EINTR);
+}
+
+int run_program(const char *const *argv, const char *const *env, char *out, size_t outlen,
+                char *err, size_t errlen)
+{
+    int o[2], e[2];
+    cr_assert(pipe(o) == 0 && pipe(e) == 0);
     pid_t pid = fork();
     if (pid == 0) {
-        const char *argv[32] = {bin()};
-        int n = 1;
-        for (int i = 0; args[i]; i++)
-            argv[n++] = args[i];
-        argv[n++] = "--data";
-        argv[n++] = s->dir;
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
+        dup2(o[1], 1);
+        dup2(err ? e[1] : o[1], 2);
+        close(o[0]);
+        close(e[0]);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    close(pipefd[1]);
-    size_t got = 0;
-    ssize_t k;
-    while (out && got + 1 < outlen && (k = read(pipefd[0], out + got, outlen - 1 - got)) > 0)
-        got += (size_t)k;
+    close(o[1]);
+    close(e[1]);
+    /* Both pipes at once, so a child that fills one while we wait on the other cannot hang. */
+    struct pollfd fds[2] = {{.fd = o[0], .events = POLLIN}, {.fd = e[0], .events = POLLIN}};
+    size_t got[2] = {0, 0};
     if (out)
-        out[got] = '\0';
-    close(pipefd[0]);
+        out[0] = '\0';
+    if (err)
+        err[0] = '\0';
+    int open_fds = 2;
+    while (open_fds > 0) {
+        if (poll(fds, 2, 30000) <= 0)
+            break;
+        for (int i = 0; i < 2; i++)
+            if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP)) &&
+                !drain(fds[i].fd, i ? err : out, i ? errlen : outlen, &got[i])) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -23,6 +23,8 @@ typedef struct server {
 
 /** Starts a server with extra arguments (NULL-terminated, may be NULL); asserts it came up. */
 void server_start(server *s, const char *const *extra);
+/** The same on a given port (0: a free one). */
+void server_start_on(server *s, int port, const char *const *extra);
 /** Starts again on the same port and data directory. */
 void server_restart(server *s);
 /** Sends sig, then waits at most 10 s (then SIGKILL).
@@ -51,6 +53,15 @@ void resp_free(resp *r);
 
 /** Runs the switchboard binary with args on s's data directory; @return its exit status. */
 int run_switchboard(const server *s, const char *const *args, char *out, size_t outlen);
+
+/** Runs argv[0] with argv (NULL-terminated) and extra environment entries ("NAME=value", may be
+ *  NULL), stdin from /dev/null; collects stdout in out and stderr in err (NULL: stderr goes to
+ *  out). @return the exit status, or -1 if a signal ended it */
+int run_program(const char *const *argv, const char *const *env, char *out, size_t outlen,
+                char *err, size_t errlen);
+
+/** A loopback port that was free a moment ago. */
+int free_port(void);
 
 /** The current store revision, from /readyz. */
 long long revision_of(const server *s);
