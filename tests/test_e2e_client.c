@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -399,4 +400,116 @@ Test(client, the_timeout_bounds_every_call)
     get(c, "performance", SB_ERR_UNAVAILABLE, -1);
     cr_assert_leq(now_s() - t0, 0.4);
     sb_client_close(c);
+}
+
+/* A model gateway for the example: models in `failing` answer 503, the others a reply naming
+ * themselves. It records the order models were called in. */
+static struct {
+    int fd, port;
+    const char *failing;
+    char called[512];
+} gw;
+
+static void *gateway_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[16384];
+    size_t got = 0;
+    char *end = NULL;
+    long length = -1;
+    for (;;) {
+        ssize_t k = read(fd, buf + got, sizeof buf - 1 - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        buf[got] = '\0';
+        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+            const char *cl = strcasestr(buf, "content-length:");
+            length = cl ? strtol(cl + 15, NULL, 10) : 0;
+        }
+        if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= length)
+            break;
+    }
+    json_t *req = end ? json_loads(end + 4, 0, NULL) : NULL;
+    const char *model = json_string_value(json_object_get(req, "model"));
+    char reply[1024];
+    int n;
+    strcat(gw.called, model ? model : "?");
+    strcat(gw.called, " ");
+    if (model == NULL || strstr(gw.failing, model) != NULL) {
+        n = snprintf(reply, sizeof reply,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+    } else {
+        char body[512];
+        int m = snprintf(body, sizeof body,
+                         "{\"choices\":[{\"message\":{\"role\":\"assistant\","
+                         "\"content\":\"reviewed by %s\"}}]}",
+                         model);
+        n = snprintf(reply, sizeof reply,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     "%d\r\nConnection: close\r\n\r\n%s",
+                     m, body);
+    }
+    cr_assert_eq(write(fd, reply, (size_t)n), n);
+    json_decref(req);
+    close(fd);
+    return NULL;
+}
+
+static void *gateway_accept(void *arg)
+{
+    for (;;) {
+        int fd = accept(gw.fd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        gateway_conn((void *)(intptr_t)fd); /* one call at a time, in order */
+    }
+}
+
+Test(client, the_example_walks_the_fallbacks_and_tags_its_logs)
+{
+    server_start(&S, NULL);
+    gw.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(bind(gw.fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(gw.fd, 16) == 0 &&
+              getsockname(gw.fd, (struct sockaddr *)&a, &len) == 0);
+    gw.port = ntohs(a.sin_port);
+    /* The primary and the first fallback are down; the second fallback answers. */
+    gw.failing = "anthropic/claude-opus-4-7 anthropic/claude-opus-4-6";
+    pthread_t t;
+    pthread_create(&t, NULL, gateway_accept, NULL);
+
+    char sb_url[80], llm_url[80];
+    snprintf(sb_url, sizeof sb_url, "SWITCHBOARD_URL=http://127.0.0.1:%d", S.port);
+    snprintf(llm_url, sizeof llm_url, "LLM_API_URL=http://127.0.0.1:%d/v1", gw.port);
+    const char *argv[] = {getenv("REVIEW_BIN"), "security", NULL};
+    cr_assert_not_null(argv[0], "REVIEW_BIN is not set (run the tests through meson)");
+    static char out[4096], err[4096];
+    int rc = run_program(argv, (const char *const[]){sb_url, llm_url, NULL}, out, sizeof out, err,
+                         sizeof err);
+    cr_assert_eq(rc, 0, "the example failed:\n%s", err);
+    cr_assert_str_eq(out, "reviewed by openai/gpt-5.3-codex\n");
+    cr_assert_str_eq(gw.called,
+                     "anthropic/claude-opus-4-7 anthropic/claude-opus-4-6 openai/gpt-5.3-codex ",
+                     "the primary, then the fallbacks in order");
+    json_t *answer = server_answer("/config/security");
+    char tag[80];
+    snprintf(tag, sizeof tag, "etag=%s", json_string_value(json_object_get(answer, "etag")));
+    json_decref(answer);
+    int lines = 0;
+    for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"), lines++)
+        cr_assert(strstr(line, tag) && strstr(line, "source=fresh"),
+                  "every log line carries the route's ETag: %s", line);
+    cr_assert_eq(lines, 3, "one line per attempt");
+
+    /* Every model down: the example says so and fails. */
+    gw.failing = "anthropic/claude-opus-4-7 anthropic/claude-opus-4-6 openai/gpt-5.3-codex "
+                 "kimi-k2.5";
+    gw.called[0] = '\0';
+    rc = run_program(argv, (const char *const[]){sb_url, llm_url, NULL}, out, sizeof out, err,
+                     sizeof err);
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(err, "attempt=4 model=kimi-k2.5 result=failed"), "%s", err);
 }

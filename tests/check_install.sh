@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# meson install puts the library, its header, its pkg-config file, sbctl and the man pages in
+# place, and a workload builds against them the way the example says: with pkg-config only.
+# usage: check_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+dest=$(mktemp -d /tmp/sb-install-XXXXXX)
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
+prefix=$(meson introspect "$build" --buildoptions | python3 -c \
+  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
+root=$dest$prefix
+for f in include/switchboard.h bin/sbctl bin/switchboard share/man/man1/sbctl.1 share/man/man1/switchboard.1; do
+  [ -e "$root/$f" ] || { echo "not installed: $f"; exit 1; }
+done
+pc=$(dirname "$(find "$root" -name libswitchboard.pc)")
+[ -n "$pc" ] || { echo "not installed: libswitchboard.pc"; exit 1; }
+ls "$pc"/../libswitchboard.so.0 "$pc"/../libswitchboard.a >/dev/null
+export PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$dest
+cc -o "$dest/review" "$src/client/examples/review.c" \
+  $(pkg-config --cflags --libs libswitchboard libcurl jansson)
+cat > "$dest/version.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <switchboard.h>
+int main(void) { puts(sb_version()); return strcmp(sb_version(), SB_VERSION_STRING) != 0; }
+C
+cc -o "$dest/version" "$dest/version.c" $(pkg-config --cflags --libs libswitchboard)
+LD_LIBRARY_PATH=$pc/.. "$dest/version"
+cc -static-libgcc -o "$dest/version-static" "$dest/version.c" \
+  $(pkg-config --cflags libswitchboard) "$pc/../libswitchboard.a" \
+  $(pkg-config --libs libcurl jansson) -pthread
+"$dest/version-static"
+echo "installed and linkable from $prefix"
