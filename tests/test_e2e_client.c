@@ -297,13 +297,46 @@ Test(client, many_threads_at_once)
     sb_client_close(shared);
 }
 
-/* A scripted server: accepts connections (counting them) and answers every request with the
- * same answer, 304 when If-None-Match matches; or, when hang is set, never answers. */
-static struct {
-    int fd, port, connections;
-    _Atomic int hang;
+/* A loopback listener for scripted servers: each connection goes to conn, on a thread of its
+ * own or, when serial, one after the other. */
+typedef struct listener {
+    int fd, port;
+    _Atomic int connections;
+    void *(*conn)(void *fd);
+    bool serial;
     pthread_t thread;
-} fake;
+} listener;
+
+static void *accept_loop(void *arg)
+{
+    listener *l = arg;
+    for (int fd; (fd = accept(l->fd, NULL, NULL)) >= 0;) {
+        atomic_fetch_add(&l->connections, 1);
+        pthread_t t;
+        if (l->serial)
+            l->conn((void *)(intptr_t)fd);
+        else if (pthread_create(&t, NULL, l->conn, (void *)(intptr_t)fd) == 0)
+            pthread_detach(t);
+    }
+    return NULL;
+}
+
+static void listen_loopback(listener *l)
+{
+    l->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(bind(l->fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(l->fd, 16) == 0 &&
+              getsockname(l->fd, (struct sockaddr *)&a, &len) == 0);
+    l->port = ntohs(a.sin_port);
+    pthread_create(&l->thread, NULL, accept_loop, l);
+}
+
+/* A scripted server: answers every request with the same answer, 304 when If-None-Match
+ * matches; or, when hang is set, never answers. */
+static _Atomic int hang;
+static void *fake_conn(void *arg);
+static listener fake = {.conn = fake_conn};
 
 static void *fake_conn(void *arg)
 {
@@ -322,7 +355,7 @@ static void *fake_conn(void *arg)
         char *end = strstr(buf, "\r\n\r\n");
         if (end == NULL)
             continue;
-        if (atomic_load(&fake.hang)) {
+        if (atomic_load(&hang)) {
             sleep(5);
             break;
         }
@@ -342,47 +375,24 @@ static void *fake_conn(void *arg)
     return NULL;
 }
 
-static void *fake_accept(void *arg)
-{
-    for (;;) {
-        int fd = accept(fake.fd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        fake.connections++;
-        pthread_t t;
-        pthread_create(&t, NULL, fake_conn, (void *)(intptr_t)fd);
-        pthread_detach(t);
-    }
-}
-
-static void fake_start(void)
-{
-    fake.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(bind(fake.fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fake.fd, 16) == 0 &&
-              getsockname(fake.fd, (struct sockaddr *)&a, &len) == 0);
-    fake.port = ntohs(a.sin_port);
-    pthread_create(&fake.thread, NULL, fake_accept, NULL);
-}
-
 Test(client, revalidations_reuse_one_connection)
 {
-    fake_start();
+    listen_loopback(&fake);
     sb_client *c = client_for(fake.port, 20, NULL, NULL);
     sb_route_release(get(c, "security", SB_OK, SB_SOURCE_FRESH));
     for (int i = 0; i < 10; i++) {
         usleep(30 * 1000);
         sb_route_release(get(c, "security", SB_OK, SB_SOURCE_REVALIDATED));
     }
-    cr_assert_eq(fake.connections, 1, "11 requests over %d connections", fake.connections);
+    cr_assert_eq(atomic_load(&fake.connections), 1, "11 requests over %d connections",
+                 atomic_load(&fake.connections));
     sb_client_close(c);
 }
 
 Test(client, the_timeout_bounds_every_call)
 {
-    fake_start();
-    atomic_store(&fake.hang, 1);
+    listen_loopback(&fake);
+    atomic_store(&hang, 1);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", fake.port);
     sb_options o = {.base_url = url,
@@ -405,10 +415,11 @@ Test(client, the_timeout_bounds_every_call)
 /* A model gateway for the example: models in `failing` answer 503, the others a reply naming
  * themselves. It records the order models were called in. */
 static struct {
-    int fd, port;
     const char *failing;
     char called[512];
 } gw;
+static void *gateway_conn(void *arg);
+static listener gateway = {.conn = gateway_conn, .serial = true}; /* calls in order */
 
 static void *gateway_conn(void *arg)
 {
@@ -457,33 +468,16 @@ static void *gateway_conn(void *arg)
     return NULL;
 }
 
-static void *gateway_accept(void *arg)
-{
-    for (;;) {
-        int fd = accept(gw.fd, NULL, NULL);
-        if (fd < 0)
-            return NULL;
-        gateway_conn((void *)(intptr_t)fd); /* one call at a time, in order */
-    }
-}
-
 Test(client, the_example_walks_the_fallbacks_and_tags_its_logs)
 {
     server_start(&S, NULL);
-    gw.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(bind(gw.fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(gw.fd, 16) == 0 &&
-              getsockname(gw.fd, (struct sockaddr *)&a, &len) == 0);
-    gw.port = ntohs(a.sin_port);
+    listen_loopback(&gateway);
     /* The primary and the first fallback are down; the second fallback answers. */
     gw.failing = "anthropic/claude-opus-4-7 anthropic/claude-opus-4-6";
-    pthread_t t;
-    pthread_create(&t, NULL, gateway_accept, NULL);
 
     char sb_url[80], llm_url[80];
     snprintf(sb_url, sizeof sb_url, "SWITCHBOARD_URL=http://127.0.0.1:%d", S.port);
-    snprintf(llm_url, sizeof llm_url, "LLM_API_URL=http://127.0.0.1:%d/v1", gw.port);
+    snprintf(llm_url, sizeof llm_url, "LLM_API_URL=http://127.0.0.1:%d/v1", gateway.port);
     const char *argv[] = {getenv("REVIEW_BIN"), "security", NULL};
     cr_assert_not_null(argv[0], "REVIEW_BIN is not set (run the tests through meson)");
     static char out[4096], err[4096];
