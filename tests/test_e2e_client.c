@@ -338,28 +338,40 @@ static _Atomic int hang;
 static void *fake_conn(void *arg);
 static listener fake = {.conn = fake_conn};
 
+/* Reads one request (headers, then Content-Length bytes of body) into buf; its body, or NULL
+ * when the peer is gone. */
+static char *read_request(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+    char *end = NULL;
+    long length = 0;
+    for (;;) {
+        if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= length)
+            return end + 4;
+        ssize_t k = read(fd, buf + got, cap - 1 - got);
+        if (k <= 0)
+            return NULL;
+        got += (size_t)k;
+        buf[got] = '\0';
+        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+            const char *cl = strcasestr(buf, "content-length:");
+            length = cl && cl < end ? strtol(cl + 15, NULL, 10) : 0;
+        }
+    }
+}
+
 static void *fake_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     static const char body[] =
         "{\"role\":\"security\",\"tenant\":null,\"primary\":\"a/m1\",\"fallbacks\":[],"
         "\"dropped\":[]}";
-    char buf[8192];
-    size_t got = 0;
-    for (;;) {
-        ssize_t k = read(fd, buf + got, sizeof buf - 1 - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-        buf[got] = '\0';
-        char *end = strstr(buf, "\r\n\r\n");
-        if (end == NULL)
-            continue;
+    char buf[8192], reply[512];
+    while (read_request(fd, buf, sizeof buf) != NULL) {
         if (atomic_load(&hang)) {
             sleep(5);
             break;
         }
-        char reply[512];
         int n =
             strstr(buf, "If-None-Match: \"f1\"")
                 ? snprintf(reply, sizeof reply, "HTTP/1.1 304 Not Modified\r\nETag: \"f1\"\r\n\r\n")
@@ -369,7 +381,6 @@ static void *fake_conn(void *arg)
                            strlen(body), body);
         if (write(fd, reply, (size_t)n) != n)
             break;
-        got = 0;
     }
     close(fd);
     return NULL;
@@ -425,23 +436,8 @@ static void *gateway_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     char buf[16384];
-    size_t got = 0;
-    char *end = NULL;
-    long length = -1;
-    for (;;) {
-        ssize_t k = read(fd, buf + got, sizeof buf - 1 - got);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-        buf[got] = '\0';
-        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
-            const char *cl = strcasestr(buf, "content-length:");
-            length = cl ? strtol(cl + 15, NULL, 10) : 0;
-        }
-        if (end != NULL && (long)(got - (size_t)(end + 4 - buf)) >= length)
-            break;
-    }
-    json_t *req = end ? json_loads(end + 4, 0, NULL) : NULL;
+    const char *body = read_request(fd, buf, sizeof buf);
+    json_t *req = body ? json_loads(body, 0, NULL) : NULL;
     const char *model = json_string_value(json_object_get(req, "model"));
     char reply[1024];
     int n;
@@ -452,15 +448,15 @@ static void *gateway_conn(void *arg)
                      "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                      "Connection: close\r\n\r\n");
     } else {
-        char body[512];
-        int m = snprintf(body, sizeof body,
+        char content[512];
+        int m = snprintf(content, sizeof content,
                          "{\"choices\":[{\"message\":{\"role\":\"assistant\","
                          "\"content\":\"reviewed by %s\"}}]}",
                          model);
         n = snprintf(reply, sizeof reply,
                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                      "%d\r\nConnection: close\r\n\r\n%s",
-                     m, body);
+                     m, content);
     }
     cr_assert_eq(write(fd, reply, (size_t)n), n);
     json_decref(req);
