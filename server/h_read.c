@@ -3,8 +3,11 @@
  * Every answer is a lookup in the thread's current snapshot and a copy of prepared bytes.
  */
 #include "http.h"
+#include "metrics.h"
 #include "problem.h"
+#include "watch.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static bool path_is(const char *path, size_t len, const char *want)
@@ -18,6 +21,42 @@ static int reply_index(h2o_req_t *req, uint64_t revision)
                               "/config/<role>", "/config", "/topology", "/healthz", "/readyz",
                               "/admin/<kind>[/<id>]");
     return sb_reply_json(req, 200, links, NULL, revision);
+}
+
+/* ?wait=S as whole seconds, cut to SB_WAIT_MAX; 0 when absent; -1 (answered 400) when bad. */
+static int wait_seconds(h2o_req_t *req)
+{
+    h2o_iovec_t v = sb_query_param(req, "wait");
+    if (v.base == NULL)
+        return 0;
+    unsigned n = 0;
+    bool ok = v.len > 0 && v.len <= 6;
+    for (size_t i = 0; ok && i < v.len; i++) {
+        ok = v.base[i] >= '0' && v.base[i] <= '9';
+        n = n * 10 + (unsigned)(v.base[i] - '0');
+    }
+    if (!ok) {
+        sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                         "wait must be a whole number of seconds (at most %d)",
+                                         SB_WAIT_MAX));
+        return -1;
+    }
+    return n > SB_WAIT_MAX ? SB_WAIT_MAX : (int)n;
+}
+
+/* Answers with b now, or, for a long-poll whose If-None-Match is b's tag, when b changes. */
+static int reply_or_watch(h2o_req_t *req, sb_snapshot *s, const sb_body *b, const char *role,
+                          size_t role_len, h2o_iovec_t tenant)
+{
+    int wait = wait_seconds(req);
+    if (wait < 0)
+        return 0;
+    if (wait > 0 && sb_if_none_match(req, b->etag)) {
+        sb_req_answering(req, SB_R_WATCH, 0);
+        return sb_watch_start(sb_req_watches(req), req, role, role_len, tenant.base, tenant.len,
+                              b->etag, (unsigned)wait);
+    }
+    return sb_reply_body(req, b, s->revision);
 }
 
 int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
@@ -39,6 +78,14 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
             s->revision);
     if (sb_req_opts()->read_auth && sb_require_scope(req, s, SB_SCOPE_READ, NULL) != 0)
         return 0;
+    if (path_is(path, len, "/metrics")) {
+        uint64_t used, size, n;
+        sb_store_usage(sb_req_opts()->store, &used, &size);
+        char *text = sb_metrics_render(s->revision, used, size, &n);
+        sb_reply_text(req, "text/plain; version=0.0.4; charset=utf-8", text, n, s->revision);
+        free(text);
+        return 0;
+    }
 
     h2o_iovec_t tenant = sb_query_param(req, "tenant");
     if (tenant.base != NULL && !sb_name_valid(tenant.base, tenant.len))
@@ -56,10 +103,10 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
         if (a == NULL)
             return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no role named '%.*s'",
                                                     (int)(rlen > 64 ? 64 : rlen), role));
-        return sb_reply_body(req, &a->body, s->revision);
+        return reply_or_watch(req, s, &a->body, role, rlen, tenant);
     }
     if (path_is(path, len, "/topology"))
-        return sb_reply_body(req, sb_snapshot_topology(s), s->revision);
+        return reply_or_watch(req, s, sb_snapshot_topology(s), NULL, 0, (h2o_iovec_t){NULL, 0});
     if (path_is(path, len, "/"))
         return reply_index(req, s->revision);
     return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no endpoint at %.*s",

@@ -6,6 +6,8 @@
  */
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "watch.h"
 #include "problem.h"
 
 #include <arpa/inet.h>
@@ -38,6 +40,14 @@ typedef struct sb_thread {
     int *fds;
     pthread_t tid;
     atomic_bool stopping; /* set by the main thread, which then wakes the loop */
+    sb_metrics_thread *metrics;
+    sb_watches watches;
+    h2o_multithread_receiver_t published; /* "a new snapshot": wakes the watches */
+    h2o_multithread_message_t published_msg;
+    atomic_bool published_pending; /* published_msg is queued: never queue it twice */
+    bool receiving;                /* published is registered; under S.notify_lock */
+    enum sb_route route;           /* of the request being answered, for the metrics */
+    int64_t start_ns;              /* when it came in */
 } sb_thread;
 
 /* A write in flight: the guard lives in the request's pool and detaches it if the request dies. */
@@ -47,6 +57,8 @@ typedef struct pending {
     h2o_req_t *req;
     struct guard *guard;
     sb_thread *thread;
+    enum sb_route route;
+    int64_t start_ns;
 } pending;
 
 struct guard {
@@ -63,7 +75,8 @@ static struct {
     char cache_control[32];
     SSL_CTX *ssl;
     sb_thread *threads;
-    pthread_barrier_t ready; /* every loop is set up before the server counts as started */
+    pthread_barrier_t ready;     /* every loop is set up before the server counts as started */
+    pthread_mutex_t notify_lock; /* the writer's notices against threads registering or leaving */
 } S;
 
 static sb_thread *thread_of(h2o_req_t *req)
@@ -102,9 +115,25 @@ static void add_revision(h2o_req_t *req, uint64_t revision)
                           NULL, v, n);
 }
 
+/* Every answer is counted here, on its thread, with the route and start of the request. */
+static void count(h2o_req_t *req)
+{
+    sb_thread *t = thread_of(req);
+    int64_t ns = t->route == SB_R_WATCH ? -1 : sb_metrics_now_ns() - t->start_ns;
+    sb_metrics_count(t->metrics, t->route, req->res.status, ns);
+}
+
+void sb_req_answering(h2o_req_t *req, int route, int64_t start_ns)
+{
+    sb_thread *t = thread_of(req);
+    t->route = (enum sb_route)route;
+    t->start_ns = start_ns;
+}
+
 /* Sends len bytes copied into the request's pool: the source may not outlive this call. */
 static void send_copy(h2o_req_t *req, const char *p, size_t len)
 {
+    count(req);
     h2o_iovec_t buf = {h2o_mem_alloc_pool(&req->pool, len ? len : 1), len};
     memcpy(buf.base, p, len);
     req->res.content_length = len;
@@ -219,8 +248,20 @@ int sb_reply_not_modified(h2o_req_t *req)
     /* No content_length on a 304: h2o would write a bogus one (NOTES-stack.md). */
     req->res.status = 304;
     req->res.reason = "Not Modified";
+    count(req);
     h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
     h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
+int sb_reply_text(h2o_req_t *req, const char *content_type, const char *p, size_t len,
+                  uint64_t revision)
+{
+    req->res.status = 200;
+    req->res.reason = "OK";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
+    add_revision(req, revision);
+    send_copy(req, p, len);
     return 0;
 }
 
@@ -321,6 +362,8 @@ void sb_req_submit_write(h2o_req_t *req, sb_write *w)
     pending *p = (pending *)((char *)w - offsetof(pending, w));
     p->req = req;
     p->thread = thread_of(req);
+    p->route = p->thread->route;
+    p->start_ns = p->thread->start_ns;
     p->guard = h2o_mem_alloc_shared(&req->pool, sizeof *p->guard, guard_dispose);
     p->guard->p = p;
     w->done = write_done;
@@ -359,6 +402,7 @@ static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
                                       H2O_STRLIT("traceparent"), 0, NULL, tp, 55);
             }
             p->guard->p = NULL;
+            sb_req_answering(p->req, p->route, p->start_ns);
             json_t *body = p->w.body;
             p->w.body = NULL;
             sb_reply_json(p->req, p->w.status, body, tag,
@@ -369,6 +413,41 @@ static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
     }
 }
 
+/* ---- watches ---- */
+
+sb_watches *sb_req_watches(h2o_req_t *req)
+{
+    return &thread_of(req)->watches;
+}
+
+/* On the writer thread, after each publish: one message per serving thread, at most one queued. */
+static void notify_published(void)
+{
+    pthread_mutex_lock(&S.notify_lock);
+    for (size_t i = 0; S.threads != NULL && i < S.opts.threads; i++) {
+        sb_thread *t = &S.threads[i];
+        if (t->receiving && !atomic_exchange(&t->published_pending, true))
+            h2o_multithread_send_message(&t->published, &t->published_msg);
+    }
+    pthread_mutex_unlock(&S.notify_lock);
+}
+
+static void set_receiving(sb_thread *t, bool on)
+{
+    pthread_mutex_lock(&S.notify_lock);
+    t->receiving = on;
+    pthread_mutex_unlock(&S.notify_lock);
+}
+
+static void on_published(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    sb_thread *t = H2O_STRUCT_FROM_MEMBER(sb_thread, published, receiver);
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    atomic_store(&t->published_pending, false); /* before reading: a later publish re-sends */
+    sb_watch_published(&t->watches, sb_snapshot_current(&t->snap));
+}
+
 /* ---- routing ---- */
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -376,6 +455,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     const char *path = req->path_normalized.base;
     size_t len = req->path_normalized.len;
+    sb_req_answering(req, sb_metrics_route(req->method.base, req->method.len, path, len),
+                     sb_metrics_now_ns());
     if (len >= 6 && memcmp(path, "/admin", 6) == 0 && (len == 6 || path[6] == '/'))
         return sb_handle_admin(req, path, len);
     return sb_handle_read(req, path, len);
@@ -450,6 +531,9 @@ static void *thread_main(void *arg)
     t->accept.hosts = S.config.hosts;
     t->accept.ssl_ctx = S.ssl;
     h2o_multithread_register_receiver(t->ctx.queue, &t->writes, on_writes_done);
+    h2o_multithread_register_receiver(t->ctx.queue, &t->published, on_published);
+    sb_watches_init(&t->watches, t->ctx.loop, t->metrics);
+    set_receiving(t, true);
     t->listeners = calloc(t->n_listeners, sizeof *t->listeners);
     for (size_t i = 0; i < t->n_listeners; i++) {
         t->listeners[i] =
@@ -466,6 +550,7 @@ static void *thread_main(void *arg)
         h2o_socket_read_stop(t->listeners[i]);
         h2o_socket_close(t->listeners[i]);
     }
+    sb_watches_flush(&t->watches, sb_snapshot_current(&t->snap)); /* waiting is over */
     h2o_context_request_shutdown(&t->ctx);
     t->ctx.http1.req_timeout.timeout = 0;
     uint64_t deadline = h2o_now(t->ctx.loop) + SHUTDOWN_GRACE_MS;
@@ -473,7 +558,11 @@ static void *thread_main(void *arg)
         h2o_evloop_run(t->ctx.loop, 10);
 
     h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
+    set_receiving(t, false);
+    h2o_evloop_run(t->ctx.loop, 0); /* delivers a notice queued before that */
     h2o_multithread_unregister_receiver(t->ctx.queue, &t->writes);
+    h2o_multithread_unregister_receiver(t->ctx.queue, &t->published);
+    sb_watches_dispose(&t->watches);
     h2o_context_dispose(&t->ctx);
     sb_snapshot_unref(t->snap);
     free(t->listeners);
@@ -530,6 +619,9 @@ int sb_http_serve(const sb_http_opts *opts)
 
     size_t nt = opts->threads, nl = opts->n_listen;
     S.threads = calloc(nt, sizeof *S.threads);
+    sb_metrics_init((unsigned)nt);
+    for (size_t t = 0; t < nt; t++)
+        S.threads[t].metrics = sb_metrics_slot((unsigned)t);
     json_t *addrs = json_array();
     for (size_t t = 0; t < nt; t++) {
         S.threads[t].fds = calloc(nl, sizeof(int));
@@ -560,6 +652,8 @@ int sb_http_serve(const sb_http_opts *opts)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    pthread_mutex_init(&S.notify_lock, NULL);
+    sb_snapshot_on_publish(notify_published);
     pthread_barrier_init(&S.ready, NULL, (unsigned)nt + 1);
     for (size_t t = 0; t < nt; t++)
         pthread_create(&S.threads[t].tid, NULL, thread_main, &S.threads[t]);
@@ -580,7 +674,11 @@ int sb_http_serve(const sb_http_opts *opts)
         pthread_join(S.threads[t].tid, NULL);
         free(S.threads[t].fds);
     }
-    free(S.threads);
+    pthread_mutex_lock(&S.notify_lock); /* the writer may still publish: it must see none */
+    sb_thread *threads = S.threads;
+    S.threads = NULL;
+    pthread_mutex_unlock(&S.notify_lock);
+    free(threads);
     if (S.ssl)
         SSL_CTX_free(S.ssl);
     h2o_config_dispose(&S.config);

@@ -60,6 +60,12 @@ int sb_reply_json(h2o_req_t *req, int status, json_t *body, const char *etag, ui
  * request's If-None-Match matches. Always returns 0.
  */
 int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision);
+/** Sends prepared bytes (copied) with a content type. Always returns 0. */
+int sb_reply_text(h2o_req_t *req, const char *content_type, const char *p, size_t len,
+                  uint64_t revision);
+/** Says which route (enum sb_route) and start time the next answer on req's thread counts
+ *  under: for answers sent later than the request's own on_req (writes, watches). */
+void sb_req_answering(h2o_req_t *req, int route, int64_t start_ns);
 /** Sends a 304 with the headers already set. Always returns 0. */
 int sb_reply_not_modified(h2o_req_t *req);
 /** Whether an If-None-Match header (a list of tags, or "*") matches etag, weakly compared. */
@@ -73,6 +79,9 @@ int sb_require_scope(h2o_req_t *req, const sb_snapshot *s, int scope, const char
 
 /** The value of query parameter name, or {NULL, 0}. */
 h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name);
+
+/** The watches of the request's thread. */
+struct sb_watches *sb_req_watches(h2o_req_t *req);
 
 int sb_handle_read(h2o_req_t *req, const char *path, size_t len);
 int sb_handle_admin(h2o_req_t *req, const char *path, size_t len);

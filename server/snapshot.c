@@ -459,6 +459,13 @@ void sb_snapshot_unref(sb_snapshot *s)
 static _Atomic(sb_snapshot *) current;
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static void (*publish_hook)(void);
+
+void sb_snapshot_on_publish(void (*hook)(void))
+{
+    publish_hook = hook;
+}
+
 void sb_snapshot_publish(sb_snapshot *s)
 {
     pthread_mutex_lock(&current_lock);
@@ -466,6 +473,8 @@ void sb_snapshot_publish(sb_snapshot *s)
     atomic_store_explicit(&current, s, memory_order_release);
     pthread_mutex_unlock(&current_lock);
     sb_snapshot_unref(old);
+    if (publish_hook != NULL)
+        publish_hook();
 }
 
 sb_snapshot *sb_snapshot_acquire(void)

@@ -123,5 +123,7 @@ sb_snapshot *sb_snapshot_acquire(void);
  * same cache; release the cache with sb_snapshot_unref at thread exit.
  */
 sb_snapshot *sb_snapshot_current(sb_snapshot **cache);
+/** hook runs on the publishing thread after each publish (set once, before the writer runs). */
+void sb_snapshot_on_publish(void (*hook)(void));
 
 #endif

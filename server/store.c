@@ -513,3 +513,13 @@ int sb_store_tokens_version(sb_store *s, uint64_t *version)
     mdb_txn_abort(txn);
     return 0;
 }
+
+void sb_store_usage(sb_store *s, uint64_t *used, uint64_t *size)
+{
+    MDB_envinfo info;
+    MDB_stat stat;
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &stat);
+    *used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
+    *size = info.me_mapsize;
+}

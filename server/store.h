@@ -57,6 +57,9 @@ int sb_store_schema(const char *dir, unsigned *version);
 void sb_store_close(sb_store *s);
 const char *sb_store_strerror(int err);
 
+/** How much of the LMDB map is in use, and its size, in bytes. */
+void sb_store_usage(sb_store *s, uint64_t *used, uint64_t *size);
+
 /**
  * Reads every document.
  * @param[out] docs new object {kind: {id: document}} with all five kinds present

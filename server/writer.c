@@ -11,6 +11,7 @@
 #include "writer.h"
 #include "doc.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 
 #include <errno.h>
@@ -259,6 +260,7 @@ static void apply(sb_write *w)
             json_object_set_new(w->body, "loses_route", lost);
             json_object_set_new(w->body, "changes", plan);
         }
+        sb_metrics_build(t1 - t0, false);
         free(changes);
         sb_snapshot_unref(next);
         sb_snapshot_unref(cur);
@@ -280,6 +282,7 @@ static void apply(sb_write *w)
         fail(w, sb_problem(SB_P_UNAVAILABLE, NULL, "the store refused the write: %s",
                            sb_store_strerror(rc)));
         sb_log("error", "write_failed", json_pack("{s:s}", "error", sb_store_strerror(rc)));
+        sb_metrics_build(t1 - t0, true);
         free(changes);
         sb_snapshot_unref(next);
         sb_snapshot_unref(cur);
@@ -294,6 +297,8 @@ static void apply(sb_write *w)
     if (json_array_size(w->warnings) > 0)
         json_object_set(w->body, "warnings", w->warnings);
     sb_snapshot_publish(next);
+    sb_metrics_build(t1 - t0, false);
+    sb_metrics_write_committed();
     free(changes);
     sb_snapshot_unref(cur);
 

@@ -495,7 +495,9 @@ Test(client, many_threads_at_once)
     /* Thread 0 moved the clock 20 s in 1 s steps: 2 roles, each fetched at most once per
      * TTL window (plus the first), however many threads asked. */
     cr_assert_leq(srv.fetches, 2 * (20 / 5 + 2), "%d fetches for 160000 lookups", srv.fetches);
-    cr_assert_geq(srv.fetches, 2 * 4, "the clock moved 20 s: every TTL brought a fetch");
+    /* And at least one revalidation each: the entries did expire. (Not one per 5 s exactly: a
+     * fetch that is preempted while thread 0 moves the clock starts its TTL later.) */
+    cr_assert_geq(srv.fetches, 2 * 2, "the clock moved 20 s: %d fetches", srv.fetches);
     sb_client_close(shared);
 }
 
