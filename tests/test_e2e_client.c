@@ -503,3 +503,58 @@ Test(client, the_example_walks_the_fallbacks_and_tags_its_logs)
     cr_assert_eq(rc, 1);
     cr_assert(strstr(err, "attempt=4 model=kimi-k2.5 result=failed"), "%s", err);
 }
+
+static double metric_watchers(void)
+{
+    resp r = request(&S, "GET", "/metrics", NULL, NULL);
+    const char *p = strstr(r.body, "\nswitchboard_watchers ");
+    double n = p ? strtod(p + 22, NULL) : -1;
+    resp_free(&r);
+    return n;
+}
+
+Test(client, watch_mode_sees_a_flip_at_once_and_a_dead_server_at_once)
+{
+    server_start(&S, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", S.port);
+    sb_client *c;
+    cr_assert_eq(sb_client_open(&(sb_options){.base_url = url, .watch = 1}, &c), SB_OK);
+    sb_route *before = get(c, "security", SB_OK, SB_SOURCE_FRESH);
+    for (int i = 0; i < 100 && metric_watchers() != 1; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(metric_watchers(), 1, "the client keeps one long-poll open for its role");
+
+    resp w = admin(&S, "PATCH", "/admin/providers/anthropic", "{\"enabled\":false}", NULL);
+    cr_assert_eq(w.status, 200);
+    resp_free(&w);
+    double acked = now_s(), seen = 0;
+    while (seen == 0 && now_s() - acked < 2) {
+        sb_route *r = get(c, "security", SB_OK, -1);
+        if (strcmp(sb_route_etag(r), sb_route_etag(before)) != 0) {
+            seen = now_s();
+            cr_assert_eq(sb_route_source(r), SB_SOURCE_CACHED, "pushed into the cache");
+            same_as_server(r, "/config/security");
+        }
+        sb_route_release(r);
+        usleep(1000);
+    }
+    cr_assert_gt(seen, 0, "the watch never delivered the flip");
+    cr_assert_lt(seen - acked, 0.25, "seen %.3f s after the ack, with a 5 s TTL", seen - acked);
+    for (int i = 0; i < 100 && metric_watchers() != 1; i++)
+        usleep(10 * 1000);
+    cr_assert_eq(metric_watchers(), 1, "and the watch is open again");
+
+    server_stop(&S, SIGKILL);
+    double killed = now_s();
+    sb_source src = SB_SOURCE_CACHED;
+    while (src != SB_SOURCE_STALE && now_s() - killed < 2) {
+        sb_route *r = get(c, "security", SB_OK, -1);
+        src = sb_route_source(r);
+        sb_route_release(r);
+        usleep(5000);
+    }
+    cr_assert_eq(src, SB_SOURCE_STALE, "the broken watch shows the server is gone");
+    sb_route_release(before);
+    sb_client_close(c);
+}

@@ -27,6 +27,12 @@
  * for the TTL so a hot loop does not hammer the server. Every request is bounded by the timeout
  * (500 ms by default).
  *
+ * Watch mode (sb_options.watch). A background thread keeps one long-poll open per role asked
+ * for (GET /config/<role>?wait=50 with If-None-Match, all on one curl multi handle), so a change
+ * reaches the cache as soon as the server publishes it, not at the next TTL. While a role's
+ * watch is open its entry stays fresh without revalidation; when the watch fails, the entry
+ * falls back to the TTL and failure rules above, and the watch is retried with the same backoff.
+ *
  * Threads. A client may be used from any number of threads at once, but must not be used
  * during or after sb_client_close. Routes are immutable and reference-counted: a thread may keep
  * one, or hand it to another thread, for as long as it likes while the cache moves on; routes
@@ -90,7 +96,8 @@ typedef struct sb_options {
     unsigned ttl_ms;           /* 0: 5000 */
     unsigned timeout_ms;       /* 0: 500; bounds every request to the server */
     const char *defaults_json; /* NULL: none; {"<role>": {"primary": "…", "fallbacks": […]}, …} */
-} sb_options; /* More fields may follow in later versions; zero means "the default" for each. */
+    int watch; /* nonzero: watch mode (see the file comment); 0: revalidate after the TTL */
+} sb_options;  /* More fields may follow in later versions; zero means "the default" for each. */
 
 /**
  * Opens a client. Nothing is fetched until the first sb_route_get.

@@ -718,7 +718,8 @@ static int cmd_route(void)
     sb_options o = {.base_url = opt.url,
                     .token = opt.token,
                     .tenant = opt.tenant,
-                    .timeout_ms = opt.timeout_ms};
+                    .timeout_ms = opt.timeout_ms,
+                    .watch = opt.watch}; /* --watch: the library's long-poll pushes changes */
     sb_client *c;
     sb_status s = sb_client_open(&o, &c);
     if (s != SB_OK)
@@ -735,7 +736,7 @@ static int cmd_route(void)
         while (!stop) {
             sb_route_release(r);
             r = NULL;
-            usleep(200 * 1000);
+            usleep(20 * 1000); /* a cached lookup: costs nothing */
             s = sb_route_get(c, role, &r);
             /* A change is a new answer, or a change between fresh, stale and default. */
             sb_source src = r ? sb_route_source(r) : SB_SOURCE_FRESH;

@@ -23,12 +23,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "internal.h"
 
 #define TTL_DEFAULT      5000
 #define TIMEOUT_DEFAULT  500
 #define BACKOFF_FIRST    250
 #define IDLE_HANDLES_MAX 4
+#define WATCH_WAIT_S     50 /* each long-poll; the server caps waits at 60 */
 
 typedef struct entry {
     char role[65];
@@ -84,7 +87,24 @@ struct sb_client {
     size_t n_idle;
 
     view *views; /* under views_lock */
+
+    /* Watch mode: the watcher thread owns multi and the slots' transfers; the slots array and
+     * each slot's armed/retry_at are under lock. */
+    bool watch;
+    pthread_t watcher;
+    CURLM *multi;
+    atomic_bool stopping;
+    struct watch_slot **slots;
+    size_t n_slots;
 };
+
+typedef struct watch_slot {
+    sbc_http *h;
+    sbc_response res;
+    char *url;
+    bool armed;
+    int64_t retry_at;
+} watch_slot;
 
 static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t views_key;
@@ -94,6 +114,8 @@ static _Atomic uint64_t next_client_id = 1;
 
 static void fetch_http(sb_client *c, void *data, const char *role, const char *etag,
                        sbc_response *res);
+static sb_status watch_start(sb_client *c);
+static void watch_stop(sb_client *c);
 
 /* The coarse monotonic clock is read from the vDSO page: no system call, whatever the clock
  * source, at a resolution (a few ms) far finer than any TTL. */
@@ -416,6 +438,8 @@ static sb_status route_slow(sb_client *c, const char *role, sb_route **out)
     pthread_cond_broadcast(&c->fetched);
     status = entry_update(c, e, &res, out);
     sbc_response_free(&res);
+    if (c->multi != NULL && e->answer != NULL && e->answer->from_server)
+        curl_multi_wakeup(c->multi); /* a role to watch, perhaps a new one */
     sb_route *mine = NULL; /* bring this thread's slot up to date, so its next call is a hit */
     if (slot_answer(e, s, &mine) != SB_ERR_NO_MEMORY)
         sb_route_release(mine);
@@ -499,6 +523,7 @@ static sb_status client_init(sb_client *c, const sb_options *o)
         return SB_ERR_NO_MEMORY;
     }
     c->id = atomic_fetch_add(&next_client_id, 1);
+    c->watch = o->watch != 0;
     return SB_OK;
 }
 
@@ -528,6 +553,10 @@ sb_status sb_client_open(const sb_options *opts, sb_client **out)
     if (c == NULL)
         return SB_ERR_NO_MEMORY;
     sb_status s = client_init(c, opts ? opts : &none);
+    if (s == SB_OK && c->watch && (s = watch_start(c)) != SB_OK) {
+        pthread_cond_destroy(&c->fetched);
+        pthread_mutex_destroy(&c->lock);
+    }
     if (s != SB_OK) {
         client_free(c); /* client_init made no lock before its last failure point */
         return s;
@@ -540,6 +569,7 @@ void sb_client_close(sb_client *c)
 {
     if (c == NULL)
         return;
+    watch_stop(c);
     pthread_mutex_lock(&views_lock);
     for (view *v = c->views; v != NULL; v = v->client_next) {
         view_clear(v);
@@ -590,6 +620,139 @@ static void fetch_http(sb_client *c, void *data, const char *role, const char *e
     }
     pthread_mutex_unlock(&c->lock);
     sbc_http_free(h);
+}
+
+/* ---- watch mode ---------------------------------------------------------------------------- */
+
+/* Opens a long-poll for entry i, whose answer came from the server. Under c->lock. */
+static void watch_arm(sb_client *c, size_t i, int64_t now)
+{
+    entry *e = c->entries[i];
+    watch_slot *w = c->slots[i];
+    if (w->h == NULL && (w->h = sbc_http_new()) == NULL)
+        return;
+    if (w->url == NULL) {
+        size_t len = strlen(c->base_url) + strlen(e->role) + 64 +
+                     (c->tenant_query ? strlen(c->tenant_query) : 0);
+        if ((w->url = malloc(len)) == NULL)
+            return;
+        snprintf(w->url, len, "%s/config/%s?wait=%d%s%s", c->base_url, e->role, WATCH_WAIT_S,
+                 c->tenant_query ? "&" : "", c->tenant_query ? c->tenant_query + 1 : "");
+    }
+    sbc_request req = {.url = w->url,
+                       .token = c->token,
+                       .if_none_match = e->answer->etag,
+                       .timeout_ms = WATCH_WAIT_S * 1000 + c->timeout_ms};
+    if (sbc_request_prepare(w->h, &req, &w->res) != 0)
+        return;
+    CURL *easy = sbc_http_easy(w->h);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)(uintptr_t)i);
+    if (curl_multi_add_handle(c->multi, easy) != CURLM_OK) {
+        sbc_request_finish(w->h, CURLE_FAILED_INIT, &w->res);
+        return;
+    }
+    w->armed = true;
+    /* While the watch is open, the entry needs no revalidation: a change ends the watch. */
+    int64_t until = now + WATCH_WAIT_S * 1000 + c->timeout_ms;
+    if (e->hit_source == SB_SOURCE_CACHED &&
+        atomic_load_explicit(&e->valid_until, memory_order_relaxed) < until)
+        atomic_store_explicit(&e->valid_until, until, memory_order_release);
+}
+
+/* Opens the watches that should be open: every role with a server answer, past its retry time. */
+static void watch_arm_all(sb_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int64_t now = now_ms(c);
+    if (c->n_slots < c->n_entries) {
+        watch_slot **slots = realloc(c->slots, c->n_entries * sizeof *slots);
+        if (slots != NULL) {
+            c->slots = slots;
+            for (; c->n_slots < c->n_entries; c->n_slots++)
+                if ((slots[c->n_slots] = calloc(1, sizeof **slots)) == NULL)
+                    break;
+        }
+    }
+    for (size_t i = 0; i < c->n_slots; i++) {
+        entry *e = c->entries[i];
+        if (!c->slots[i]->armed && now >= c->slots[i]->retry_at && e->answer != NULL &&
+            e->answer->from_server)
+            watch_arm(c, i, now);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* A long-poll ended: take in its answer, as a fetch would, and say when to open the next. */
+static void watch_done(sb_client *c, CURL *easy, CURLcode code)
+{
+    void *p = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
+    size_t i = (size_t)(uintptr_t)p;
+    curl_multi_remove_handle(c->multi, easy);
+    pthread_mutex_lock(&c->lock);
+    watch_slot *w = c->slots[i];
+    entry *e = c->entries[i];
+    sbc_request_finish(w->h, code, &w->res);
+    sb_route *r = NULL;
+    entry_update(c, e, &w->res, &r);
+    sb_route_release(r);
+    sbc_response_free(&w->res);
+    w->armed = false;
+    /* Healthy: at once. Failing: when the entry's own backoff ends. */
+    w->retry_at = e->hit_source == SB_SOURCE_CACHED
+                      ? 0
+                      : atomic_load_explicit(&e->valid_until, memory_order_relaxed);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *watch_main(void *arg)
+{
+    sb_client *c = arg;
+    while (!atomic_load(&c->stopping)) {
+        watch_arm_all(c);
+        int running;
+        curl_multi_perform(c->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(c->multi, &left)) != NULL)
+            if (msg->msg == CURLMSG_DONE)
+                watch_done(c, msg->easy_handle, msg->data.result);
+        curl_multi_poll(c->multi, NULL, 0, 250, NULL);
+    }
+    return NULL;
+}
+
+static sb_status watch_start(sb_client *c)
+{
+    if ((c->multi = curl_multi_init()) == NULL)
+        return SB_ERR_NO_MEMORY;
+    if (pthread_create(&c->watcher, NULL, watch_main, c) != 0) {
+        curl_multi_cleanup(c->multi);
+        c->multi = NULL;
+        return SB_ERR_NO_MEMORY;
+    }
+    return SB_OK;
+}
+
+static void watch_stop(sb_client *c)
+{
+    if (c->multi == NULL)
+        return;
+    atomic_store(&c->stopping, true);
+    curl_multi_wakeup(c->multi);
+    pthread_join(c->watcher, NULL);
+    for (size_t i = 0; i < c->n_slots; i++) {
+        watch_slot *w = c->slots[i];
+        if (w->armed) {
+            curl_multi_remove_handle(c->multi, sbc_http_easy(w->h));
+            sbc_request_finish(w->h, CURLE_ABORTED_BY_CALLBACK, &w->res);
+        }
+        sbc_http_free(w->h);
+        free(w->url);
+        free(w);
+    }
+    free(c->slots);
+    curl_multi_cleanup(c->multi);
 }
 
 void sbc_client_set_transport(sb_client *c, sbc_fetch_fn fetch, void *data)

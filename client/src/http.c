@@ -15,6 +15,8 @@
 
 struct sbc_http {
     CURL *curl;
+    struct curl_slist *headers; /* of the request in flight */
+    char error[CURL_ERROR_SIZE];
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -31,7 +33,7 @@ sbc_http *sbc_http_new(void)
     pthread_once(&global_once, global_init);
     if (global_status != CURLE_OK)
         return NULL;
-    sbc_http *h = malloc(sizeof *h);
+    sbc_http *h = calloc(1, sizeof *h);
     if (h != NULL && (h->curl = curl_easy_init()) == NULL) {
         free(h);
         h = NULL;
@@ -110,7 +112,7 @@ static bool add_header(struct curl_slist **list, const char *name, const char *v
     return true;
 }
 
-int sbc_request_send(sbc_http *h, const sbc_request *req, sbc_response *res)
+int sbc_request_prepare(sbc_http *h, const sbc_request *req, sbc_response *res)
 {
     memset(res, 0, sizeof *res);
     res->revision = -1;
@@ -134,7 +136,8 @@ int sbc_request_send(sbc_http *h, const sbc_request *req, sbc_response *res)
         snprintf(res->error, sizeof res->error, "out of memory");
         return -1;
     }
-    char errbuf[CURL_ERROR_SIZE] = "";
+    h->error[0] = '\0';
+    h->headers = headers;
     curl_easy_reset(curl); /* keeps the connection, forgets the last request's options */
     curl_easy_setopt(curl, CURLOPT_URL, req->url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method ? req->method : "GET");
@@ -146,22 +149,41 @@ int sbc_request_send(sbc_http *h, const sbc_request *req, sbc_response *res)
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, res);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, res);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, h->error);
     if (req->body != NULL) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
-    CURLcode rc = curl_easy_perform(curl);
-    curl_slist_free_all(headers);
+    return 0;
+}
+
+int sbc_request_finish(sbc_http *h, int result, sbc_response *res)
+{
+    CURLcode rc = (CURLcode)result;
+    curl_slist_free_all(h->headers);
+    h->headers = NULL;
     if (rc != CURLE_OK) {
-        snprintf(res->error, sizeof res->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(res->error, sizeof res->error, "%s",
+                 h->error[0] ? h->error : curl_easy_strerror(rc));
         free(res->body);
         res->body = NULL;
         res->len = 0;
         return -1;
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->code);
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->code);
     return 0;
+}
+
+void *sbc_http_easy(sbc_http *h)
+{
+    return h->curl;
+}
+
+int sbc_request_send(sbc_http *h, const sbc_request *req, sbc_response *res)
+{
+    if (sbc_request_prepare(h, req, res) != 0)
+        return -1;
+    return sbc_request_finish(h, curl_easy_perform(h->curl), res);
 }
 
 void sbc_response_free(sbc_response *res)

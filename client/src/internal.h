@@ -75,6 +75,11 @@ void sbc_http_free(sbc_http *h);
 /* 0, or -1 with res->code 0 and res->error set (res->error "out of memory" for that). */
 int sbc_request_send(sbc_http *h, const sbc_request *req, sbc_response *res);
 void sbc_response_free(sbc_response *res);
+/* The same in two halves, for a curl multi handle: prepare sets up h's easy handle
+ * (sbc_http_easy) for req; once the transfer is done, finish takes its CURLcode. */
+int sbc_request_prepare(sbc_http *h, const sbc_request *req, sbc_response *res);
+int sbc_request_finish(sbc_http *h, int curl_code, sbc_response *res);
+void *sbc_http_easy(sbc_http *h); /* the CURL * */
 /* Percent-encodes s for a URL path segment or query value into a new string (NULL: no memory). */
 char *sbc_url_escape(const char *s);
 
