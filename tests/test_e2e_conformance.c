@@ -199,6 +199,7 @@ Test(conformance, openapi_describes_every_endpoint)
                                          "/topology:",
                                          "/healthz:",
                                          "/readyz:",
+                                         "/metrics:",
                                          "/admin/{kind}:",
                                          "/admin/{kind}/{id}:",
                                          "/admin/{kind}/{id}/history:",
