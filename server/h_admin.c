@@ -256,32 +256,11 @@ static int txn(h2o_req_t *req, const char *actor)
     return 0;
 }
 
-/* A query parameter as a whole number in [lo, hi], def when absent; -1 (answered 400) if bad. */
-static int64_t query_number(h2o_req_t *req, const char *name, int64_t def, int64_t lo, int64_t hi)
-{
-    h2o_iovec_t v = sb_query_param(req, name);
-    if (v.base == NULL)
-        return def;
-    int64_t n = 0;
-    bool ok = v.len > 0 && v.len < 19;
-    for (size_t i = 0; ok && i < v.len; i++) {
-        ok = v.base[i] >= '0' && v.base[i] <= '9';
-        n = n * 10 + (v.base[i] - '0');
-    }
-    if (!ok || n < lo || n > hi) {
-        sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
-                                         "%s must be a whole number from %lld to %lld", name,
-                                         (long long)lo, (long long)hi));
-        return -1;
-    }
-    return n;
-}
-
 /* ?since=REV&limit=N of a paginated listing; -1 when one was bad (answered 400). */
 static int page_params(h2o_req_t *req, int64_t *since, int64_t *limit)
 {
-    *since = query_number(req, "since", 0, 0, INT64_MAX / 2);
-    *limit = *since < 0 ? -1 : query_number(req, "limit", 100, 1, 1000);
+    *since = sb_query_number(req, "since", 0, 0, INT64_MAX / 2);
+    *limit = *since < 0 ? -1 : sb_query_number(req, "limit", 100, 1, 1000);
     return *limit < 0 ? -1 : 0;
 }
 

@@ -26,21 +26,7 @@ static int reply_index(h2o_req_t *req, uint64_t revision)
 /* ?wait=S as whole seconds, cut to SB_WAIT_MAX; 0 when absent; -1 (answered 400) when bad. */
 static int wait_seconds(h2o_req_t *req)
 {
-    h2o_iovec_t v = sb_query_param(req, "wait");
-    if (v.base == NULL)
-        return 0;
-    unsigned n = 0;
-    bool ok = v.len > 0 && v.len <= 6;
-    for (size_t i = 0; ok && i < v.len; i++) {
-        ok = v.base[i] >= '0' && v.base[i] <= '9';
-        n = n * 10 + (unsigned)(v.base[i] - '0');
-    }
-    if (!ok) {
-        sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
-                                         "wait must be a whole number of seconds (at most %d)",
-                                         SB_WAIT_MAX));
-        return -1;
-    }
+    int64_t n = sb_query_number(req, "wait", 0, 0, INT64_MAX / 2);
     return n > SB_WAIT_MAX ? SB_WAIT_MAX : (int)n;
 }
 

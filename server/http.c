@@ -298,6 +298,26 @@ h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name)
     return h2o_iovec_init(NULL, 0);
 }
 
+int64_t sb_query_number(h2o_req_t *req, const char *name, int64_t def, int64_t lo, int64_t hi)
+{
+    h2o_iovec_t v = sb_query_param(req, name);
+    if (v.base == NULL)
+        return def;
+    int64_t n = 0;
+    bool ok = v.len > 0 && v.len < 19;
+    for (size_t i = 0; ok && i < v.len; i++) {
+        ok = v.base[i] >= '0' && v.base[i] <= '9';
+        n = n * 10 + (v.base[i] - '0');
+    }
+    if (!ok || n < lo || n > hi) {
+        sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                         "%s must be a whole number from %lld to %lld", name,
+                                         (long long)lo, (long long)hi));
+        return -1;
+    }
+    return n;
+}
+
 /* ---- auth ---- */
 
 /* The scope of the token presented, comparing its hash with every known one in constant time. */

@@ -79,6 +79,9 @@ int sb_require_scope(h2o_req_t *req, const sb_snapshot *s, int scope, const char
 
 /** The value of query parameter name, or {NULL, 0}. */
 h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name);
+/** Query parameter name as a whole number in [lo, hi], def when absent; -1 (answered 400) when
+ *  it is not one. */
+int64_t sb_query_number(h2o_req_t *req, const char *name, int64_t def, int64_t lo, int64_t hi);
 
 /** The watches of the request's thread. */
 struct sb_watches *sb_req_watches(h2o_req_t *req);
