@@ -352,3 +352,27 @@ long long revision_of(const server *s)
     resp_free(&r);
     return rev;
 }
+
+double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double metric_in(const char *text, const char *sample)
+{
+    size_t n = strlen(sample);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, sample, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+double metric_now(const server *s, const char *sample)
+{
+    resp r = request(s, "GET", "/metrics", NULL, NULL);
+    double v = r.status == 200 ? metric_in(r.body, sample) : -1;
+    resp_free(&r);
+    return v;
+}

@@ -63,6 +63,13 @@ int run_program(const char *const *argv, const char *const *env, char *out, size
 /** A loopback port that was free a moment ago. */
 int free_port(void);
 
+/** A monotonic clock, in seconds. */
+double now_s(void);
+/** The value of one sample ("name{labels}") in a /metrics page, or -1 when absent. */
+double metric_in(const char *text, const char *sample);
+/** The same, from a fresh GET /metrics of s. */
+double metric_now(const server *s, const char *sample);
+
 /** The current store revision, from /readyz. */
 long long revision_of(const server *s);
 

@@ -32,13 +32,6 @@ static void down(void)
 
 TestSuite(client, .fini = down, .timeout = 60);
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static sb_client *client_for(int port, unsigned ttl_ms, const char *tenant, const char *defaults)
 {
     char url[64];
@@ -504,15 +497,6 @@ Test(client, the_example_walks_the_fallbacks_and_tags_its_logs)
     cr_assert(strstr(err, "attempt=4 model=kimi-k2.5 result=failed"), "%s", err);
 }
 
-static double metric_watchers(void)
-{
-    resp r = request(&S, "GET", "/metrics", NULL, NULL);
-    const char *p = strstr(r.body, "\nswitchboard_watchers ");
-    double n = p ? strtod(p + 22, NULL) : -1;
-    resp_free(&r);
-    return n;
-}
-
 Test(client, watch_mode_sees_a_flip_at_once_and_a_dead_server_at_once)
 {
     server_start(&S, NULL);
@@ -521,9 +505,10 @@ Test(client, watch_mode_sees_a_flip_at_once_and_a_dead_server_at_once)
     sb_client *c;
     cr_assert_eq(sb_client_open(&(sb_options){.base_url = url, .watch = 1}, &c), SB_OK);
     sb_route *before = get(c, "security", SB_OK, SB_SOURCE_FRESH);
-    for (int i = 0; i < 100 && metric_watchers() != 1; i++)
+    for (int i = 0; i < 100 && metric_now(&S, "switchboard_watchers") != 1; i++)
         usleep(10 * 1000);
-    cr_assert_eq(metric_watchers(), 1, "the client keeps one long-poll open for its role");
+    cr_assert_eq(metric_now(&S, "switchboard_watchers"), 1,
+                 "the client keeps one long-poll open for its role");
 
     resp w = admin(&S, "PATCH", "/admin/providers/anthropic", "{\"enabled\":false}", NULL);
     cr_assert_eq(w.status, 200);
@@ -541,9 +526,9 @@ Test(client, watch_mode_sees_a_flip_at_once_and_a_dead_server_at_once)
     }
     cr_assert_gt(seen, 0, "the watch never delivered the flip");
     cr_assert_lt(seen - acked, 0.25, "seen %.3f s after the ack, with a 5 s TTL", seen - acked);
-    for (int i = 0; i < 100 && metric_watchers() != 1; i++)
+    for (int i = 0; i < 100 && metric_now(&S, "switchboard_watchers") != 1; i++)
         usleep(10 * 1000);
-    cr_assert_eq(metric_watchers(), 1, "and the watch is open again");
+    cr_assert_eq(metric_now(&S, "switchboard_watchers"), 1, "and the watch is open again");
 
     server_stop(&S, SIGKILL);
     double killed = now_s();

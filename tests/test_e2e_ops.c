@@ -23,23 +23,6 @@ static void down(void)
 
 TestSuite(ops, .fini = down, .timeout = 60);
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* The value of one sample line of /metrics ("name{labels}"), or -1 when absent. */
-static double metric(const char *text, const char *sample)
-{
-    size_t n = strlen(sample);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, sample, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    return -1;
-}
-
 static char *scrape(void)
 {
     resp r = request(&S, "GET", "/metrics", NULL, NULL);
@@ -87,19 +70,19 @@ Test(ops, metrics_count_every_request_across_threads)
         pthread_join(t[i], NULL);
     char *m = scrape();
     /* 4 clients x (50 + 25 + 10), plus the first GET; nothing lost between the 2 threads. */
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"config\",code=\"200\"}"), 201, "%s",
-                 m);
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"config\",code=\"304\"}"), 100);
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"config\",code=\"404\"}"), 40);
-    cr_assert_eq(metric(m, "switchboard_not_modified_total"), 100);
-    cr_assert_eq(metric(m, "switchboard_request_duration_seconds_count"), 341,
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"config\",code=\"200\"}"), 201,
+                 "%s", m);
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"config\",code=\"304\"}"), 100);
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"config\",code=\"404\"}"), 40);
+    cr_assert_eq(metric_in(m, "switchboard_not_modified_total"), 100);
+    cr_assert_eq(metric_in(m, "switchboard_request_duration_seconds_count"), 341,
                  "every request in the latency histogram");
-    cr_assert_eq(metric(m, "switchboard_request_duration_seconds_bucket{le=\"+Inf\"}"), 341);
-    cr_assert_eq(metric(m, "switchboard_revision"), 1);
-    cr_assert_eq(metric(m, "switchboard_watchers"), 0);
-    cr_assert_eq(metric(m, "switchboard_writes_total"), 0);
-    double used = metric(m, "switchboard_lmdb_map_used_bytes");
-    cr_assert(used > 0 && used <= metric(m, "switchboard_lmdb_map_size_bytes"));
+    cr_assert_eq(metric_in(m, "switchboard_request_duration_seconds_bucket{le=\"+Inf\"}"), 341);
+    cr_assert_eq(metric_in(m, "switchboard_revision"), 1);
+    cr_assert_eq(metric_in(m, "switchboard_watchers"), 0);
+    cr_assert_eq(metric_in(m, "switchboard_writes_total"), 0);
+    double used = metric_in(m, "switchboard_lmdb_map_used_bytes");
+    cr_assert(used > 0 && used <= metric_in(m, "switchboard_lmdb_map_size_bytes"));
     free(m);
 
     double before = (double)time(NULL);
@@ -109,13 +92,13 @@ Test(ops, metrics_count_every_request_across_threads)
     cr_assert_eq(r.status, 200);
     resp_free(&r);
     m = scrape();
-    cr_assert_eq(metric(m, "switchboard_revision"), 2);
-    cr_assert_eq(metric(m, "switchboard_writes_total"), 1);
-    cr_assert_eq(metric(m, "switchboard_snapshot_builds_total"), 2, "the dry run built one too");
-    cr_assert_eq(metric(m, "switchboard_snapshot_build_failures_total"), 0);
-    cr_assert_geq(metric(m, "switchboard_last_write_timestamp_seconds"), before - 1);
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"admin_write\",code=\"200\"}"), 2);
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"metrics\",code=\"200\"}"), 1,
+    cr_assert_eq(metric_in(m, "switchboard_revision"), 2);
+    cr_assert_eq(metric_in(m, "switchboard_writes_total"), 1);
+    cr_assert_eq(metric_in(m, "switchboard_snapshot_builds_total"), 2, "the dry run built one too");
+    cr_assert_eq(metric_in(m, "switchboard_snapshot_build_failures_total"), 0);
+    cr_assert_geq(metric_in(m, "switchboard_last_write_timestamp_seconds"), before - 1);
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"admin_write\",code=\"200\"}"), 2);
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"metrics\",code=\"200\"}"), 1,
                  "the first scrape, counted once answered");
     free(m);
 }
@@ -186,19 +169,11 @@ static void watch_start(watch *w, const char *path, const char *etag_path)
     pthread_create(&w->t, NULL, watch_main, w);
 }
 
-static double watchers(void)
-{
-    char *m = scrape();
-    double n = metric(m, "switchboard_watchers");
-    free(m);
-    return n;
-}
-
 static void wait_for_watchers(double n)
 {
-    for (int i = 0; i < 200 && watchers() != n; i++)
+    for (int i = 0; i < 200 && metric_now(&S, "switchboard_watchers") != n; i++)
         usleep(10 * 1000);
-    cr_assert_eq(watchers(), n, "%g watchers are waiting", n);
+    cr_assert_eq(metric_now(&S, "switchboard_watchers"), n, "%g watchers are waiting", n);
 }
 
 Test(ops, a_watch_wakes_on_its_change_and_only_then)
@@ -228,10 +203,10 @@ Test(ops, a_watch_wakes_on_its_change_and_only_then)
     cr_assert_eq(doc.r.status, 304, "%ld %s", doc.r.status, doc.r.body);
     cr_assert_geq(doc.took, 1.9, "an unchanged answer waits out its time: %.3f s", doc.took);
     cr_assert_leq(doc.took, 3.0);
-    cr_assert_eq(watchers(), 0);
+    cr_assert_eq(metric_now(&S, "switchboard_watchers"), 0);
     char *m = scrape();
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"watch\",code=\"200\"}"), 2);
-    cr_assert_eq(metric(m, "switchboard_requests_total{route=\"watch\",code=\"304\"}"), 1);
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"watch\",code=\"200\"}"), 2);
+    cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"watch\",code=\"304\"}"), 1);
     free(m);
     resp_free(&sec.r);
     resp_free(&doc.r);
