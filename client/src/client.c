@@ -69,7 +69,7 @@ typedef struct view {
 
 struct sb_client {
     uint64_t id;
-    char *base_url, *token, *tenant_query;
+    char *base_url, *token, *tenant;
     unsigned ttl_ms, timeout_ms;
     sbc_default *defaults;
     size_t n_defaults;
@@ -500,10 +500,8 @@ static sb_status client_init(sb_client *c, const sb_options *o)
     if (o->tenant != NULL) {
         if (!sbc_name_valid(o->tenant))
             return SB_ERR_INVALID;
-        size_t len = strlen(o->tenant) + sizeof "?tenant=";
-        if ((c->tenant_query = malloc(len)) == NULL)
+        if ((c->tenant = strdup(o->tenant)) == NULL)
             return SB_ERR_NO_MEMORY;
-        snprintf(c->tenant_query, len, "?tenant=%s", o->tenant);
     }
     c->ttl_ms = o->ttl_ms ? o->ttl_ms : TTL_DEFAULT;
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : TIMEOUT_DEFAULT;
@@ -531,7 +529,7 @@ static void client_free(sb_client *c)
 {
     free(c->base_url);
     free(c->token);
-    free(c->tenant_query);
+    free(c->tenant);
     sbc_defaults_free(c->defaults, c->n_defaults);
     for (table *t = atomic_load(&c->table), *older; t != NULL; t = older) {
         older = t->older;
@@ -589,6 +587,20 @@ void sb_client_close(sb_client *c)
     client_free(c);
 }
 
+/* <base>/config/<role>[?wait=S][&tenant=T], new; NULL when out of memory. Names need no escaping.
+ */
+static char *role_url(const sb_client *c, const char *role, int wait)
+{
+    char w[24] = "", *url;
+    if (wait > 0)
+        snprintf(w, sizeof w, "?wait=%d", wait);
+    const char *t = c->tenant == NULL ? "" : wait > 0 ? "&tenant=" : "?tenant=";
+    if (asprintf(&url, "%s/config/%s%s%s%s", c->base_url, role, w, t, c->tenant ? c->tenant : "") <
+        0)
+        return NULL;
+    return url;
+}
+
 /* The real transport: GET <base>/config/<role>[?tenant=T] on a pooled, kept-alive handle. */
 static void fetch_http(sb_client *c, void *data, const char *role, const char *etag,
                        sbc_response *res)
@@ -596,9 +608,7 @@ static void fetch_http(sb_client *c, void *data, const char *role, const char *e
     pthread_mutex_lock(&c->lock);
     sbc_http *h = c->n_idle > 0 ? c->idle[--c->n_idle] : NULL;
     pthread_mutex_unlock(&c->lock);
-    size_t len = strlen(c->base_url) + strlen(role) + sizeof "/config/" +
-                 (c->tenant_query ? strlen(c->tenant_query) : 0);
-    char *url = malloc(len);
+    char *url = role_url(c, role, 0);
     if (h == NULL)
         h = sbc_http_new();
     if (h == NULL || url == NULL) {
@@ -608,7 +618,6 @@ static void fetch_http(sb_client *c, void *data, const char *role, const char *e
         sbc_http_free(h);
         return;
     }
-    snprintf(url, len, "%s/config/%s%s", c->base_url, role, c->tenant_query ? c->tenant_query : "");
     sbc_request req = {
         .url = url, .token = c->token, .if_none_match = etag, .timeout_ms = c->timeout_ms};
     sbc_request_send(h, &req, res);
@@ -631,14 +640,8 @@ static void watch_arm(sb_client *c, size_t i, int64_t now)
     watch_slot *w = c->slots[i];
     if (w->h == NULL && (w->h = sbc_http_new()) == NULL)
         return;
-    if (w->url == NULL) {
-        size_t len = strlen(c->base_url) + strlen(e->role) + 64 +
-                     (c->tenant_query ? strlen(c->tenant_query) : 0);
-        if ((w->url = malloc(len)) == NULL)
-            return;
-        snprintf(w->url, len, "%s/config/%s?wait=%d%s%s", c->base_url, e->role, WATCH_WAIT_S,
-                 c->tenant_query ? "&" : "", c->tenant_query ? c->tenant_query + 1 : "");
-    }
+    if (w->url == NULL && (w->url = role_url(c, e->role, WATCH_WAIT_S)) == NULL)
+        return;
     sbc_request req = {.url = w->url,
                        .token = c->token,
                        .if_none_match = e->answer->etag,
