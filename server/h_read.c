@@ -37,11 +37,9 @@ static int reply_or_watch(h2o_req_t *req, sb_snapshot *s, const sb_body *b, cons
     int wait = wait_seconds(req);
     if (wait < 0)
         return 0;
-    if (wait > 0 && sb_if_none_match(req, b->etag)) {
-        sb_req_answering(req, SB_R_WATCH, 0);
+    if (wait > 0 && sb_if_none_match(req, b->etag))
         return sb_watch_start(sb_req_watches(req), req, role, role_len, tenant.base, tenant.len,
                               b->etag, (unsigned)wait);
-    }
     return sb_reply_body(req, b, s->revision);
 }
 

@@ -471,6 +471,20 @@ static void print_roles(json_t *roles, json_t *answers)
     table_print(&t);
 }
 
+/* A table of model -> one field of its document, after a blank line; nothing when empty. */
+static void print_field(json_t *docs, const char *heading, const char *field)
+{
+    if (json_object_size(docs) == 0)
+        return;
+    table t = {.cols = 2};
+    row(&t, "\nMODEL", heading);
+    const char *name;
+    json_t *v;
+    json_object_foreach (docs, name, v)
+        row(&t, name, json_string_value(json_object_get(v, field)));
+    table_print(&t);
+}
+
 static int cmd_topology(void)
 {
     need_args(1, "topology");
@@ -483,22 +497,10 @@ static int cmd_topology(void)
     print_providers(json_object_get(topo, "providers"));
     putchar('\n');
     print_roles(json_object_get(topo, "roles"), json_object_get(topo, "answers"));
+    print_field(json_object_get(topo, "failback"), "FAILS BACK TO", "next");
+    print_field(json_object_get(topo, "models"), "PROVIDER", "provider");
     const char *name;
     json_t *v;
-    if (json_object_size(json_object_get(topo, "failback")) > 0) {
-        table t = {.cols = 2};
-        row(&t, "\nMODEL", "FAILS BACK TO");
-        json_object_foreach (json_object_get(topo, "failback"), name, v)
-            row(&t, name, json_string_value(json_object_get(v, "next")));
-        table_print(&t);
-    }
-    if (json_object_size(json_object_get(topo, "models")) > 0) {
-        table t = {.cols = 2};
-        row(&t, "\nMODEL", "PROVIDER");
-        json_object_foreach (json_object_get(topo, "models"), name, v)
-            row(&t, name, json_string_value(json_object_get(v, "provider")));
-        table_print(&t);
-    }
     json_object_foreach (json_object_get(topo, "tenants"), name, v) {
         char *s = xalloc(json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS));
         printf("\ntenant %s: %s\n", name, s);
