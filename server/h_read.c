@@ -1,7 +1,9 @@
 /*
- * The read API, the hot path: GET /config/<role>, /config, /topology, /healthz, /readyz.
+ * The read API, the hot path: GET /config/<role>, /config, /topology, /healthz, /readyz, /metrics
+ * and / (the dashboard page).
  * Every answer is a lookup in the thread's current snapshot and a copy of prepared bytes.
  */
+#include "dashboard.h"
 #include "http.h"
 #include "metrics.h"
 #include "problem.h"
@@ -15,12 +17,23 @@ static bool path_is(const char *path, size_t len, const char *want)
     return strlen(want) == len && memcmp(path, want, len) == 0;
 }
 
-static int reply_index(h2o_req_t *req, uint64_t revision)
+/* GET /: the dashboard. Served without a token even under --read-auth: the page holds no data,
+ * and asks for a token when its own reads are refused. */
+static int reply_dashboard(h2o_req_t *req, uint64_t revision)
 {
-    json_t *links = json_pack("{s:s, s:[s, s, s, s, s, s]}", "service", "switchboard", "endpoints",
-                              "/config/<role>", "/config", "/topology", "/healthz", "/readyz",
-                              "/admin/<kind>[/<id>]");
-    return sb_reply_json(req, 200, links, NULL, revision);
+    static const struct {
+        const char *name, *value;
+    } headers[] = {
+        {"content-security-policy", sb_dashboard_csp},
+        {"x-content-type-options", "nosniff"},
+        {"referrer-policy", "no-referrer"},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof *headers; i++)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, headers[i].name,
+                              strlen(headers[i].name), 0, NULL, headers[i].value,
+                              strlen(headers[i].value));
+    return sb_reply_static(req, "text/html; charset=utf-8", sb_dashboard_etag, sb_dashboard_html,
+                           sb_dashboard_len, revision);
 }
 
 /* ?wait=S as whole seconds, cut to SB_WAIT_MAX; 0 when absent; -1 (answered 400) when bad. */
@@ -60,6 +73,8 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
             req, 200,
             json_pack("{s:s, s:I}", "status", "ready", "revision", (json_int_t)s->revision), NULL,
             s->revision);
+    if (path_is(path, len, "/"))
+        return reply_dashboard(req, s->revision);
     if (sb_req_opts()->read_auth && sb_require_scope(req, s, SB_SCOPE_READ, NULL) != 0)
         return 0;
     if (path_is(path, len, "/metrics")) {
@@ -91,8 +106,6 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
     }
     if (path_is(path, len, "/topology"))
         return reply_or_watch(req, s, sb_snapshot_topology(s), NULL, 0, (h2o_iovec_t){NULL, 0});
-    if (path_is(path, len, "/"))
-        return reply_index(req, s->revision);
     return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no endpoint at %.*s",
                                             (int)(len > 200 ? 200 : len), path));
 }

@@ -265,6 +265,24 @@ int sb_reply_text(h2o_req_t *req, const char *content_type, const char *p, size_
     return 0;
 }
 
+int sb_reply_static(h2o_req_t *req, const char *content_type, const char *etag, const char *p,
+                    size_t len, uint64_t revision)
+{
+    add_header(req, H2O_TOKEN_ETAG, etag, strlen(etag));
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-cache"));
+    add_revision(req, revision);
+    if (sb_if_none_match(req, etag))
+        return sb_reply_not_modified(req);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
+    count(req);
+    req->res.content_length = len;
+    h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
+    h2o_send(req, &(h2o_iovec_t){(char *)p, len}, 1, H2O_SEND_STATE_FINAL);
+    return 0;
+}
+
 int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision)
 {
     add_header(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, b->etag, SB_ETAG_LEN).base, SB_ETAG_LEN);

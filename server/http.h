@@ -63,6 +63,12 @@ int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision);
 /** Sends prepared bytes (copied) with a content type. Always returns 0. */
 int sb_reply_text(h2o_req_t *req, const char *content_type, const char *p, size_t len,
                   uint64_t revision);
+/**
+ * Sends bytes that live as long as the process (not copied) with their ETag and
+ * "Cache-Control: no-cache", or a 304 when If-None-Match matches. Always returns 0.
+ */
+int sb_reply_static(h2o_req_t *req, const char *content_type, const char *etag, const char *p,
+                    size_t len, uint64_t revision);
 /** Says which route (enum sb_route) and start time the next answer on req's thread counts
  *  under: for answers sent later than the request's own on_req (writes, watches). */
 void sb_req_answering(h2o_req_t *req, int route, int64_t start_ns);

@@ -200,6 +200,7 @@ Test(conformance, openapi_describes_every_endpoint)
                                          "/healthz:",
                                          "/readyz:",
                                          "/metrics:",
+                                         "/:",
                                          "/admin/{kind}:",
                                          "/admin/{kind}/{id}:",
                                          "/admin/{kind}/{id}/history:",

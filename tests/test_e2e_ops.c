@@ -1,9 +1,12 @@
 /*
  * End to end: the operations side. /metrics counts exactly under a multi-threaded server;
  * log lines carry the write's trace id; long-poll watches wake on a change of their answer and
- * only then, time out with 304, span threads, and end cleanly at shutdown.
+ * only then, time out with 304, span threads, and end cleanly at shutdown. GET / serves the
+ * dashboard page under its security headers (its behaviour in a browser: tests/browser/).
  */
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -281,4 +284,70 @@ Test(ops, shutdown_ends_waiting_watches)
     cr_assert_eq(w.r.status, 304);
     cr_assert_lt(now_s() - t0, 3.0, "a watch does not hold up the shutdown");
     resp_free(&w.r);
+}
+
+/* The CSP source for an inline block: 'sha256-' + base64 of the SHA-256 of what lies between
+ * "\n<tag>" and "</tag>" in page. */
+static void inline_hash(const char *page, const char *tag, char *out, size_t cap)
+{
+    char open[32], close[32];
+    snprintf(open, sizeof open, "\n<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *start = strstr(page, open);
+    cr_assert_not_null(start, "the page has no <%s> block", tag);
+    start += strlen(open);
+    const char *end = strstr(start, close);
+    cr_assert_not_null(end);
+    unsigned char digest[SHA256_DIGEST_LENGTH], b64[64];
+    SHA256((const unsigned char *)start, (size_t)(end - start), digest);
+    EVP_EncodeBlock(b64, digest, sizeof digest);
+    snprintf(out, cap, "'sha256-%s'", b64);
+}
+
+/* GET / is the dashboard: server/dashboard.html byte for byte, revalidated by its ETag, locked
+ * down by its headers, and served without a token even where every read needs one. */
+Test(ops, the_dashboard_page_is_served_with_its_policy)
+{
+    server_start(&S, (const char *const[]){"--read-auth", NULL});
+    char path[512];
+    snprintf(path, sizeof path, "%s/server/dashboard.html", getenv("SB_SOURCE_ROOT"));
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    static char page[256 * 1024];
+    size_t n = fread(page, 1, sizeof page - 1, f);
+    fclose(f);
+    page[n] = '\0';
+
+    resp r = request(&S, "GET", "/", NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(header(&r, "content-type"), "text/html; charset=utf-8");
+    cr_assert_eq(strlen(r.body), n);
+    cr_assert_str_eq(r.body, page, "GET / is not server/dashboard.html");
+    const char *csp = header(&r, "content-security-policy");
+    cr_assert_not_null(csp);
+    char script[80], style[80];
+    inline_hash(page, "script", script, sizeof script);
+    inline_hash(page, "style", style, sizeof style);
+    cr_assert_not_null(strstr(csp, script), "the policy %s does not allow the script %s", csp,
+                       script);
+    cr_assert_not_null(strstr(csp, style), "the policy does not allow the style %s", style);
+    cr_assert_not_null(strstr(csp, "default-src 'none'"));
+    cr_assert_not_null(strstr(csp, "connect-src 'self'"));
+    cr_assert_not_null(strstr(csp, "frame-ancestors 'none'"), "no framing: clickjacking a flip");
+    cr_assert_str_eq(header(&r, "x-content-type-options"), "nosniff");
+    cr_assert_str_eq(header(&r, "cache-control"), "no-cache");
+
+    char inm[100];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", header(&r, "etag"));
+    resp again = request(&S, "GET", "/", NULL, (const char *const[]){inm, NULL});
+    cr_assert_eq(again.status, 304);
+    resp data = request(&S, "GET", "/topology", NULL, NULL);
+    cr_assert_eq(data.status, 401, "the page is open, the data is not");
+    resp head = request(&S, "HEAD", "/", NULL, NULL);
+    cr_assert_eq(head.status, 200);
+    cr_assert_str_eq(head.body, "");
+    resp_free(&r);
+    resp_free(&again);
+    resp_free(&data);
+    resp_free(&head);
 }
