@@ -1,0 +1,295 @@
+// The dashboard in a real browser: starts the switchboard binary ($SWITCHBOARD_BIN) on a free
+// loopback port with a temporary data directory and its own topology (topology.json, not the
+// demo), opens GET / in Debian's headless Chromium through playwright-core, and checks what an
+// operator sees and does: the page against the HTTP API, a flip through the page (plan first,
+// nothing written until confirmed), the page following changes made elsewhere without a reload,
+// a plan that would leave a role with no route, and a plan gone stale before its confirmation.
+// Saves screenshots to $SB_SCREENSHOT (default: dashboard.png in the working directory) and, of
+// a plan, to the same name with -plan.png.
+// Prints TAP; the whole run is bounded by a 100 s watchdog.
+//
+// usage: SWITCHBOARD_BIN=build/server/switchboard node tests/browser/dashboard.mjs
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = process.env.SWITCHBOARD_BIN;
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const shot = resolve(process.env.SB_SCREENSHOT || 'dashboard.png');
+const topology = JSON.parse(readFileSync(join(here, 'topology.json'), 'utf8'));
+
+let server, browser, dir, base, token, page, serverLog = '';
+let steps = 0;
+
+function cleanup() {
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+setTimeout(() => {
+  console.log('not ok - the run took over 100 s\n# server log:\n# ' + serverLog.split('\n').join('\n# '));
+  process.exit(1);
+}, 100_000).unref();
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+function eq(actual, expected, what) {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  assert(a === e, `${what}: got ${a}, want ${e}`);
+}
+async function step(name, fn) {
+  steps++;
+  try {
+    await fn();
+    console.log(`ok ${steps} - ${name}`);
+  } catch (err) {
+    console.log(`not ok ${steps} - ${name}\n# ${String(err.stack || err).split('\n').join('\n# ')}`);
+    if (page) await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    console.log(`# screenshot of the failure: ${shot}`);
+    console.log(`1..${steps}`);
+    await browser?.close().catch(() => {});
+    process.exit(1);
+  }
+}
+async function waitFor(what, fn, ms = 5000) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err.message;
+    }
+    assert(Date.now() < end, `timed out after ${ms} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer().once('error', fail).listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/* The HTTP API, as a workload or sbctl sees it. */
+async function api(method, path, { body, headers = {}, auth = false } = {}) {
+  const h = { ...headers };
+  if (auth) h.Authorization = `Bearer ${token}`;
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  const res = await fetch(base + path, { method, headers: h, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
+}
+const chainOf = (a) => (a.primary === null ? ['no route'] : [a.primary, ...a.fallbacks]);
+async function answer(role, tenant) {
+  const r = await api('GET', `/config/${role}${tenant ? `?tenant=${tenant}` : ''}`);
+  eq(r.status, 200, `GET /config/${role}`);
+  return r.json;
+}
+const revision = async () => (await api('GET', '/readyz')).json.revision;
+
+/* What the page shows. */
+async function pageChain(scope) {
+  const cell = page.locator(`${scope} td.resolved`);
+  if ((await cell.locator('.noroute').count()) > 0) return ['no route'];
+  return cell.locator('.model').allTextContents();
+}
+const roleChain = (role) => pageChain(`#roles tr[data-role="${role}"]`);
+const tenantChain = (tenant, role) => pageChain(`#tenants [data-tenant="${tenant}"] tr[data-role="${role}"]`);
+const switchOf = (provider) => page.locator(`#providers tr[data-provider="${provider}"] button.switch`);
+
+async function rolesMatchTheApi() {
+  for (const role of Object.keys(topology.roles)) {
+    const want = chainOf(await answer(role));
+    eq(await roleChain(role), want, `the page's chain of ${role}`);
+  }
+  return true;
+}
+
+await step('the server starts with the test topology', async () => {
+  assert(bin, 'SWITCHBOARD_BIN is not set');
+  dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data', dir, '--threads', '2',
+    '--seed', join(here, 'topology.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  server.stderr.on('data', (d) => { serverLog += d; });
+  await waitFor('GET /readyz', async () => (await api('GET', '/readyz')).status === 200);
+  token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+});
+
+await step('the page loads in headless Chromium, live, with no console error', async () => {
+  browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.errors = errors;
+  await page.goto(base + '/');
+  await waitFor('the status to say live', async () => (await page.textContent('#status')) === 'live');
+  eq(await page.textContent('#revision'), `revision ${await revision()}`, 'the revision shown');
+  await page.evaluate(() => { window.notReloaded = true; });
+  eq(errors, [], 'console errors (a CSP violation shows here)');
+});
+
+await step('every provider is shown with its switch; without a token nothing can be flipped', async () => {
+  for (const [name, doc] of Object.entries(topology.providers)) {
+    eq(await switchOf(name).getAttribute('aria-pressed'), String(doc.enabled), `${name}'s switch`);
+    assert(await switchOf(name).isDisabled(), `${name}'s switch works without a token`);
+  }
+  assert((await page.textContent('#audit-note')).includes('Paste an admin token'), 'the audit asks for a token');
+});
+
+await step('every role shows its assignment, its resolved chain and what was dropped, as the API answers', async () => {
+  await rolesMatchTheApi();
+  const explicit = await page.textContent('#roles tr[data-role="triage"] td:nth-child(2)');
+  assert(explicit.includes('explicit fallbacks'), `triage's assignment: ${explicit}`);
+  const chained = await page.textContent('#roles tr[data-role="review"] td:nth-child(2)');
+  assert(chained.includes('failback chain'), `review's assignment: ${chained}`);
+  const dropped = await page.textContent('#roles tr[data-role="translate"] td:nth-child(4)');
+  assert(dropped.includes('google/gemini-3-pro') && dropped.includes('google disabled'), `translate's dropped: ${dropped}`);
+});
+
+await step("tenants' overrides and the answers they change", async () => {
+  const initech = await page.textContent('#tenants [data-tenant="initech"] dl');
+  assert(initech.includes('groq: off'), `initech's switches: ${initech}`);
+  await waitFor("initech's answers", () => page.locator('#tenants [data-tenant="initech"] tr[data-role="triage"]').count());
+  for (const role of ['triage', 'review', 'summarize'])
+    eq(await tenantChain('initech', role), chainOf(await answer(role, 'initech')), `initech's ${role}`);
+  eq(await page.locator('#tenants [data-tenant="initech"] tr[data-role="translate"]').count(), 0,
+    "initech's translate (the same as everyone's) listed as different");
+  const globex = await page.textContent('#tenants [data-tenant="globex"] dl');
+  assert(globex.includes('review') && globex.includes('mistral/mistral-large-3'), `globex's roles: ${globex}`);
+  eq(await tenantChain('globex', 'review'), chainOf(await answer('review', 'globex')), "globex's review");
+});
+
+await step('an admin token enables the switches and shows the audit', async () => {
+  await page.fill('#token', token);
+  await page.click('#token-use');
+  await waitFor('the switches to be enabled', async () => !(await switchOf('groq').isDisabled()));
+  await waitFor('the audit entries', () => page.locator('#audit tbody tr').count());
+  const first = await page.textContent('#audit tbody tr');
+  assert(first.includes('seed'), `the newest audit entry: ${first}`);
+});
+
+let before;
+await step('a click on a switch shows the dry-run plan and writes nothing', async () => {
+  before = await revision();
+  await switchOf('groq').click();
+  await page.waitForSelector('#plan[open]', { timeout: 5000 });
+  eq(await page.textContent('#plan-title'), 'Disable groq?', 'the plan title');
+  const dry = await api('PATCH', '/admin/providers/groq?dry_run=1', { body: { enabled: false }, auth: true });
+  eq(dry.status, 200, 'the dry run over HTTP');
+  const rows = page.locator('#plan-changes tbody tr');
+  eq(await rows.count(), dry.json.changes.length, 'plan rows');
+  for (const [i, c] of dry.json.changes.entries()) {
+    const row = rows.nth(i);
+    eq([await row.getAttribute('data-role'), await row.getAttribute('data-tenant')], [c.role, c.tenant || ''], `plan row ${i}`);
+    eq(await row.locator('td:nth-child(4) ol .model').allTextContents(), chainOf(c.after), `plan row ${i}, after`);
+  }
+  assert(dry.json.changes.some((c) => c.role === 'triage'), 'the plan names triage');
+  eq(await revision(), before, 'the revision after a plan');
+  eq(await page.textContent('#plan-lost'), '', 'no lost route');
+  await page.click('#plan-cancel');
+  await waitFor('the plan to close', async () => !(await page.locator('#plan[open]').count()));
+  eq(await revision(), before, 'the revision after cancel');
+  eq(await switchOf('groq').getAttribute('aria-pressed'), 'true', "groq's switch after cancel");
+});
+
+await step('confirming the plan flips the provider: the page and GET /config change', async () => {
+  const triageBefore = chainOf(await answer('triage'));
+  assert(triageBefore.includes('groq/llama-4-scout'), 'triage starts on groq');
+  await switchOf('groq').click();
+  await page.waitForSelector('#plan[open]');
+  await page.fill('#plan-reason', 'browser test: groq 5xx');
+  await page.click('#plan-confirm');
+  await waitFor('the plan to close', async () => !(await page.locator('#plan[open]').count()));
+  eq(await revision(), before + 1, 'the revision after the flip');
+  const triage = chainOf(await answer('triage'));
+  assert(!triage.includes('groq/llama-4-scout'), `GET /config/triage still routes to groq: ${triage}`);
+  await waitFor("the page's switch", async () => (await switchOf('groq').getAttribute('aria-pressed')) === 'false');
+  await waitFor("the page's chains to match the API", rolesMatchTheApi);
+  eq(await roleChain('triage'), triage, "the page's triage chain");
+  assert((await page.textContent('#message')).includes(`groq disabled at revision ${before + 1}`), 'the confirmation');
+  await waitFor('the audit entry', async () => (await page.textContent('#audit tbody tr')).includes('browser test: groq 5xx'));
+  const audit = await api('GET', '/admin/audit?limit=1', { auth: true });
+  eq([audit.json.entries[0].key, audit.json.entries[0].actor, audit.json.entries[0].reason],
+    ['providers/groq', 'admin', 'browser test: groq 5xx'], 'the audit entry over HTTP');
+});
+
+await step('a plan that leaves a role with no route says so, and cancelling writes nothing', async () => {
+  const rev = await revision();
+  await switchOf('mistral').click();
+  await page.waitForSelector('#plan[open]');
+  const lost = await page.textContent('#plan-lost');
+  assert(lost.includes('translate') && lost.includes('no route'), `the lost-route warning: ${lost}`);
+  eq(await page.textContent('#plan-confirm'), 'Disable mistral anyway', 'the confirm button');
+  await page.screenshot({ path: shot.replace(/\.png$/, '') + '-plan.png' });
+  await page.click('#plan-cancel');
+  eq(await revision(), rev, 'the revision after cancel');
+  eq(chainOf(await answer('translate')), ['mistral/mistral-large-3'], 'translate after cancel');
+});
+
+await step('a change made elsewhere reaches the page through the long-poll, without a reload', async () => {
+  const r = await api('PATCH', '/admin/providers/google', { body: { enabled: true }, auth: true,
+    headers: { 'X-Change-Reason': 'quota back' } });
+  eq(r.status, 200, 'the flip over HTTP');
+  const t0 = Date.now();
+  await waitFor("google's switch on the page", async () => (await switchOf('google').getAttribute('aria-pressed')) === 'true', 3000);
+  await waitFor("translate's chain on the page", async () =>
+    JSON.stringify(await roleChain('translate')) === JSON.stringify(chainOf(await answer('translate'))), 3000);
+  console.log(`# the page followed the flip in ${Date.now() - t0} ms`);
+  assert(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded');
+  eq(await page.textContent('#revision'), `revision ${await revision()}`, 'the revision shown');
+});
+
+await step('a plan gone stale is not written: the page shows the new plan', async () => {
+  await switchOf('anthropic').click();
+  await page.waitForSelector('#plan[open]');
+  // Someone else changes anthropic's document between the plan and its confirmation.
+  const other = await api('PATCH', '/admin/providers/anthropic', { body: { description: 'Anthropic API (EU)' }, auth: true });
+  eq(other.status, 200, 'the concurrent change');
+  const rev = await revision();
+  await page.click('#plan-confirm');
+  await waitFor('the stale-plan note', async () => (await page.textContent('#plan-error')).includes('changed since this plan'));
+  eq(await revision(), rev, 'the revision after a stale confirmation');
+  eq((await api('GET', '/admin/providers/anthropic', { auth: true })).json.enabled, true, 'anthropic after a stale confirmation');
+  await page.click('#plan-confirm');
+  await waitFor('the plan to close', async () => !(await page.locator('#plan[open]').count()));
+  eq((await api('GET', '/admin/providers/anthropic', { auth: true })).json.enabled, false, 'anthropic after the new plan');
+  await waitFor("the page's chains to match the API", rolesMatchTheApi);
+});
+
+await step('the page saves a screenshot and logged no error', async () => {
+  // Back to a healthy fleet for the picture.
+  await switchOf('anthropic').click();
+  await page.waitForSelector('#plan[open]');
+  await page.click('#plan-confirm');
+  await waitFor("anthropic's switch", async () => (await switchOf('anthropic').getAttribute('aria-pressed')) === 'true');
+  await waitFor("the page's chains to match the API", rolesMatchTheApi);
+  await page.evaluate(() => document.querySelector('#message').replaceChildren());
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`# screenshot: ${shot}`);
+  // Chromium logs every 4xx as a console error; the 412 was the stale confirmation's, on purpose.
+  eq(page.errors.filter((e) => !e.includes('status of 412')), [], 'console errors');
+});
+
+await step('the server stops cleanly (under the sanitizers: with no report)', async () => {
+  await browser.close();
+  browser = null;
+  const exited = new Promise((r) => server.once('exit', (code, signal) => r({ code, signal })));
+  server.kill('SIGTERM');
+  const how = await exited;
+  eq(how, { code: 0, signal: null }, `the server's exit (its log: ${serverLog.slice(-2000)})`);
+});
+console.log(`1..${steps}`);
