@@ -23,12 +23,15 @@ const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const shot = resolve(process.env.SB_SCREENSHOT || 'dashboard.png');
 const topology = JSON.parse(readFileSync(join(here, 'topology.json'), 'utf8'));
 
-let server, browser, dir, base, token, page, serverLog = '';
+let server, browser, base, token, page, serverLog = '';
 let steps = 0;
+const started = []; // every server and data directory, for the cleanup
 
 function cleanup() {
-  if (server && server.exitCode === null) server.kill('SIGKILL');
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const { proc, dir } of started) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 process.on('exit', cleanup);
 setTimeout(() => {
@@ -116,17 +119,29 @@ async function rolesMatchTheApi() {
   return true;
 }
 
-await step('the server starts with the test topology', async () => {
+/* Starts a server with args on a free port and a new data directory; it becomes the one the
+   helpers above talk to. */
+async function startServer(args) {
   assert(bin, 'SWITCHBOARD_BIN is not set');
-  dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
+  const dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data', dir, '--threads', '2',
-    '--seed', join(here, 'topology.json')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  serverLog = '';
+  server = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data', dir, '--threads', '2', ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.push({ proc: server, dir });
   server.stderr.on('data', (d) => { serverLog += d; });
   await waitFor('GET /readyz', async () => (await api('GET', '/readyz')).status === 200);
   token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
-});
+}
+
+async function stopServer() {
+  const exited = new Promise((r) => server.once('exit', (code, signal) => r({ code, signal })));
+  server.kill('SIGTERM');
+  eq(await exited, { code: 0, signal: null }, `the server's exit (its log: ${serverLog.slice(-2000)})`);
+}
+
+await step('the server starts with the test topology', () => startServer(['--seed', join(here, 'topology.json')]));
 
 await step('the page loads in headless Chromium, live, with no console error', async () => {
   browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
@@ -241,6 +256,16 @@ await step('a plan that leaves a role with no route says so, and cancelling writ
 });
 
 await step('a change made elsewhere reaches the page through the long-poll, without a reload', async () => {
+  // Quiet: the page holds one long-poll open rather than asking again and again.
+  const asked = [];
+  const onRequest = (req) => req.url().includes('/topology') && asked.push(req.url());
+  page.on('request', onRequest);
+  await new Promise((r) => setTimeout(r, 1500));
+  page.off('request', onRequest);
+  eq(asked.length, 0, 'requests for /topology in a quiet 1.5 s');
+  const metrics = await (await fetch(base + '/metrics')).text();
+  assert(/^switchboard_watchers 1$/m.test(metrics), 'the server counts the page\'s watch: ' +
+    metrics.split('\n').filter((l) => l.startsWith('switchboard_watchers')).join());
   const r = await api('PATCH', '/admin/providers/google', { body: { enabled: true }, auth: true,
     headers: { 'X-Change-Reason': 'quota back' } });
   eq(r.status, 200, 'the flip over HTTP');
@@ -285,11 +310,30 @@ await step('the page saves a screenshot and logged no error', async () => {
 });
 
 await step('the server stops cleanly (under the sanitizers: with no report)', async () => {
+  await page.close();
+  await stopServer();
+});
+
+await step('an empty store behind --read-auth: the page asks for a token, then says what is missing', async () => {
+  await startServer(['--no-demo', '--read-auth']);
+  page = await browser.newPage();
+  await page.goto(base + '/');
+  await waitFor('the status to ask for a token', async () => (await page.getAttribute('#status', 'data-state')) === 'locked');
+  assert((await page.textContent('#status')).includes('needs a token'), await page.textContent('#status'));
+  await page.fill('#token', 'not-a-token');
+  await page.click('#token-use');
+  await waitFor('the status to say the token was refused', async () => (await page.textContent('#status')).includes('refused'));
+  await page.fill('#token', token);
+  await page.click('#token-use');
+  await waitFor('the status to say live', async () => (await page.textContent('#status')) === 'live');
+  assert((await page.textContent('#providers tbody')).includes('No providers yet'), 'the empty providers table');
+  assert((await page.textContent('#roles tbody')).includes('No roles yet'), 'the empty roles table');
+  await waitFor('the audit note', async () => (await page.textContent('#audit-note')) === 'No changes yet.');
+});
+
+await step('the second server stops cleanly too', async () => {
   await browser.close();
   browser = null;
-  const exited = new Promise((r) => server.once('exit', (code, signal) => r({ code, signal })));
-  server.kill('SIGTERM');
-  const how = await exited;
-  eq(how, { code: 0, signal: null }, `the server's exit (its log: ${serverLog.slice(-2000)})`);
+  await stopServer();
 });
 console.log(`1..${steps}`);
