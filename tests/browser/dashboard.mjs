@@ -10,7 +10,7 @@
 //
 // usage: SWITCHBOARD_BIN=build/server/switchboard node tests/browser/dashboard.mjs
 import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -133,6 +133,7 @@ async function startServer(args) {
   server.stderr.on('data', (d) => { serverLog += d; });
   await waitFor('GET /readyz', async () => (await api('GET', '/readyz')).status === 200);
   token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+  server.dataDir = dir;
 }
 
 async function stopServer() {
@@ -314,7 +315,7 @@ await step('the server stops cleanly (under the sanitizers: with no report)', as
   await stopServer();
 });
 
-await step('an empty store behind --read-auth: the page asks for a token, then says what is missing', async () => {
+await step('an empty store behind --read-auth: the page asks for a token; a read token reads, an admin token flips', async () => {
   await startServer(['--no-demo', '--read-auth']);
   page = await browser.newPage();
   await page.goto(base + '/');
@@ -323,12 +324,34 @@ await step('an empty store behind --read-auth: the page asks for a token, then s
   await page.fill('#token', 'not-a-token');
   await page.click('#token-use');
   await waitFor('the status to say the token was refused', async () => (await page.textContent('#status')).includes('refused'));
-  await page.fill('#token', token);
+  // A read token (made while the server runs; it reloads tokens within a second) reads all, flips nothing.
+  const viewer = execFileSync(bin, ['token', 'create', '--name', 'viewer', '--scope', 'read',
+    '--data', server.dataDir], { encoding: 'utf8' }).trim();
+  await waitFor('the read token to be known', async () =>
+    (await fetch(base + '/topology', { headers: { Authorization: `Bearer ${viewer}` } })).status === 200);
+  await page.fill('#token', viewer);
   await page.click('#token-use');
   await waitFor('the status to say live', async () => (await page.textContent('#status')) === 'live');
   assert((await page.textContent('#providers tbody')).includes('No providers yet'), 'the empty providers table');
   assert((await page.textContent('#roles tbody')).includes('No roles yet'), 'the empty roles table');
-  await waitFor('the audit note', async () => (await page.textContent('#audit-note')) === 'No changes yet.');
+  await waitFor('the audit to be refused', async () => (await page.textContent('#audit-note')).includes('403'));
+  const r = await api('PUT', '/admin/providers/openai', { body: { enabled: true }, auth: true });
+  eq(r.status, 201, 'a provider made over HTTP');
+  await waitFor('the new provider on the page', () => switchOf('openai').count());
+  await switchOf('openai').click();
+  await waitFor('the refusal', async () => (await page.textContent('#message')).includes('403'));
+  eq(await page.locator('#plan[open]').count(), 0, 'a plan shown to a read token');
+  eq((await api('GET', '/admin/providers/openai', { auth: true })).json.enabled, true, 'openai after the refusal');
+  // The admin token flips it.
+  await page.click('#token-forget');
+  await page.fill('#token', token);
+  await page.click('#token-use');
+  await waitFor('the audit', async () => (await page.textContent('#audit tbody')).includes('providers/openai'));
+  await switchOf('openai').click();
+  await page.waitForSelector('#plan[open]');
+  eq(await page.textContent('#plan-summary'), 'At revision 1, this changes no answer.', 'the plan with no role');
+  await page.click('#plan-confirm');
+  await waitFor("openai's switch", async () => (await switchOf('openai').getAttribute('aria-pressed')) === 'false');
 });
 
 await step('the second server stops cleanly too', async () => {
