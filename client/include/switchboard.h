@@ -38,6 +38,11 @@
  * one, or hand it to another thread, for as long as it likes while the cache moves on; routes
  * outlive the client that made them.
  *
+ * fork(). A client belongs to the process that opened it. After fork() the child must not use
+ * (or close) a client its parent opened: its locks may be held by threads the child does not
+ * have, and a watch-mode client's thread is not there at all. The child opens its own client;
+ * routes it inherited stay readable (sb_route_release them as usual).
+ *
  * Memory. The library never aborts the process: out of memory is SB_ERR_NO_MEMORY. Every
  * string a route returns is owned by the route and lives until its last reference is released.
  */
