@@ -155,6 +155,47 @@ Test(sbctl, roles_and_failback_are_written)
     resp_free(&r);
 }
 
+/* Whether GET /admin/failback lists id. */
+static bool failback_listed(const char *id)
+{
+    resp r = admin(&S, "GET", "/admin/failback", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    bool found = false;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get(r.json, "items"), i, item)
+        found |= strcmp(json_string_value(json_object_get(item, "id")), id) == 0;
+    resp_free(&r);
+    return found;
+}
+
+/* Model ids may hold characters that mean something in a URL: sbctl percent-encodes them, and
+ * the key the server stores is the id as typed. */
+Test(sbctl, model_ids_with_url_characters)
+{
+    server_start(&S, NULL);
+    static const char *const ids[] = {"lab/model?v=2", "lab/model#3", "lab/100%25", "lab/a+b@c:d"};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+        cr_assert_eq(sbctl("failback", "set", ids[i], "--none", "--reason", "odd id"), 0,
+                     "set %s: %s", ids[i], err);
+        cr_assert_eq(sbctl("failback", "get", ids[i], "--json"), 0, "get %s: %s", ids[i], err);
+        json_t *j = out_json();
+        cr_assert(json_is_null(json_object_get(j, "next")), "%s: %s", ids[i], out);
+        json_decref(j);
+        char key[128];
+        snprintf(key, sizeof key, "failback/%s", ids[i]);
+        cr_assert_eq(sbctl("history", key, "--json"), 0, "history %s: %s", ids[i], err);
+        j = out_json();
+        cr_assert_str_eq(json_string_value(json_object_get(j, "key")), key);
+        json_decref(j);
+    }
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        cr_assert(failback_listed(ids[i]), "the server stored no %s", ids[i]);
+    cr_assert_eq(sbctl("failback", "delete", "lab/model?v=2"), 0, "%s", err);
+    cr_assert_not(failback_listed("lab/model?v=2"));
+    cr_assert(failback_listed("lab/model#3"));
+}
+
 Test(sbctl, export_then_apply)
 {
     server_start(&S, NULL);

@@ -178,6 +178,27 @@ static void print_problem(long code, json_t *p)
                 json_string_value(json_object_get(e, "message")));
 }
 
+/* "/admin/" + key, percent-encoded: the server decodes the path, so a model id may hold '?',
+ * '#' or '%' (anything but '/' and the unreserved characters is sent as %XX). */
+static char *admin_path(const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *p = keep(malloc(strlen("/admin/") + 3 * strlen(key) + 1));
+    char *o = p + sprintf(p, "/admin/");
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            (*c != '\0' && strchr("-._~/", *c) != NULL)) {
+            *o++ = (char)*c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*c >> 4];
+            *o++ = hex[*c & 15];
+        }
+    }
+    *o = '\0';
+    return p;
+}
+
 static char *dry_run_query(const char *path)
 {
     const char *sep = strchr(path, '?') ? "&" : "?";
@@ -382,9 +403,7 @@ static int finish_write(reply r, const char *what)
 
 static int write_doc(const char *method, const char *key, json_t *value, const char *what)
 {
-    char *path = dry_run_query(key);
-    char *full = xprintf("/admin/%s", path);
-    reply r = call(method, full, keep_json(value), true);
+    reply r = call(method, dry_run_query(admin_path(key)), keep_json(value), true);
     return finish_write(r, what);
 }
 
@@ -580,8 +599,7 @@ static int cmd_role(void)
     char *key = xprintf("roles/%s", name);
     if (strcmp(verb, "get") == 0) {
         need_args(3, "role get NAME");
-        char *path = xprintf("/admin/%s", key), *cpath = xprintf("/config/%s", name);
-        json_t *doc = get(path), *answer = get(cpath);
+        json_t *doc = get(admin_path(key)), *answer = get(xprintf("/config/%s", name));
         if (opt.json) {
             print_json(keep_json(
                 json_pack("{s:s, s:O, s:O}", "role", name, "assignment", doc, "answer", answer)));
@@ -633,8 +651,7 @@ static int cmd_failback(void)
     char *key = xprintf("failback/%s", model);
     if (strcmp(verb, "get") == 0) {
         need_args(3, "failback get MODEL");
-        char *path = xprintf("/admin/%s", key);
-        json_t *doc = get(path);
+        json_t *doc = get(admin_path(key));
         if (opt.json)
             print_json(doc);
         else
@@ -790,7 +807,7 @@ static int cmd_history(void)
     if (!key_valid(opt.args[1]))
         usage_error("KEY must be <kind>/<id>, with a kind of providers, roles, failback, models "
                     "or tenants");
-    char *base = xprintf("/admin/%s/history", opt.args[1]);
+    char *base = admin_path(xprintf("%s/history", opt.args[1]));
     json_t *h = get(paging(base));
     if (opt.json) {
         print_json(h);
