@@ -12,6 +12,7 @@
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -315,6 +316,39 @@ await step('the page saves a screenshot and logged no error', async () => {
   console.log(`# screenshot: ${shot}`);
   // Chromium logs every 4xx as a console error; the 412 was the stale confirmation's, on purpose.
   eq(page.errors.filter((e) => !e.includes('status of 412')), [], 'console errors');
+});
+
+await step('behind a proxy that serves it under a prefix, the page works the same', async () => {
+  // The smallest reverse proxy: /ops/switchboard/<rest> -> the server's /<rest>, streamed.
+  const prefix = '/ops/switchboard';
+  const upstream = new URL(base);
+  const proxy = createHttpServer((req, res) => {
+    if (!req.url.startsWith(prefix + '/')) return res.writeHead(404).end();
+    const up = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method,
+      path: req.url.slice(prefix.length), headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  try {
+    const behind = await browser.newPage();
+    await behind.goto(`http://127.0.0.1:${proxy.address().port}${prefix}/`);
+    await waitFor('the status to say live', async () => (await behind.textContent('#status')) === 'live');
+    for (const role of Object.keys(topology.roles))
+      eq(await behind.locator(`#roles tr[data-role="${role}"] td.resolved .model`).allTextContents(),
+        chainOf(await answer(role)), `${role}'s chain behind the proxy`);
+    const r = await api('PATCH', '/admin/providers/google', { body: { enabled: false }, auth: true });
+    eq(r.status, 200, 'a flip over HTTP');
+    await waitFor("google's switch behind the proxy", async () =>
+      (await behind.locator('#providers tr[data-provider="google"] button.switch').getAttribute('aria-pressed')) === 'false');
+    await behind.close();
+  } finally {
+    proxy.closeAllConnections();
+    proxy.close();
+  }
 });
 
 await step('the server stops cleanly (under the sanitizers: with no report)', async () => {
