@@ -130,12 +130,16 @@ void sb_req_answering(h2o_req_t *req, int route, int64_t start_ns)
     t->start_ns = start_ns;
 }
 
-/* Sends len bytes copied into the request's pool: the source may not outlive this call. */
-static void send_copy(h2o_req_t *req, const char *p, size_t len)
+/* Sends len bytes as the whole body, copied into the request's pool (the source may not outlive
+ * this call) unless copy is false: bytes that live as long as the process. */
+static void send_body(h2o_req_t *req, const char *p, size_t len, bool copy)
 {
     count(req);
-    h2o_iovec_t buf = {h2o_mem_alloc_pool(&req->pool, len ? len : 1), len};
-    memcpy(buf.base, p, len);
+    h2o_iovec_t buf = {(char *)p, len};
+    if (copy) {
+        buf.base = h2o_mem_alloc_pool(&req->pool, len ? len : 1);
+        memcpy(buf.base, p, len);
+    }
     req->res.content_length = len;
     h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
@@ -189,7 +193,7 @@ int sb_reply_json(h2o_req_t *req, int status, json_t *body, const char *etag, ui
     if (etag != NULL)
         add_header(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, etag, SIZE_MAX).base, strlen(etag));
     add_revision(req, revision);
-    send_copy(req, b.p, b.len);
+    send_body(req, b.p, b.len, true);
     free(b.p);
     json_decref(body);
     return 0;
@@ -261,40 +265,39 @@ int sb_reply_text(h2o_req_t *req, const char *content_type, const char *p, size_
     req->res.reason = "OK";
     add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
     add_revision(req, revision);
-    send_copy(req, p, len);
+    send_body(req, p, len, true);
     return 0;
 }
 
-int sb_reply_static(h2o_req_t *req, const char *content_type, const char *etag, const char *p,
-                    size_t len, uint64_t revision)
+/* A 200 with an ETag'd body, or a 304 when If-None-Match matches. etag must outlive the request. */
+static int reply_tagged(h2o_req_t *req, const char *etag, const char *cache_control,
+                        const char *content_type, const char *p, size_t len, bool copy,
+                        uint64_t revision)
 {
     add_header(req, H2O_TOKEN_ETAG, etag, strlen(etag));
-    add_header(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT("no-cache"));
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, cache_control, strlen(cache_control));
     add_revision(req, revision);
     if (sb_if_none_match(req, etag))
         return sb_reply_not_modified(req);
     req->res.status = 200;
     req->res.reason = "OK";
     add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type, strlen(content_type));
-    count(req);
-    req->res.content_length = len;
-    h2o_start_response(req, &(h2o_generator_t){NULL, NULL});
-    h2o_send(req, &(h2o_iovec_t){(char *)p, len}, 1, H2O_SEND_STATE_FINAL);
+    send_body(req, p, len, copy);
     return 0;
+}
+
+int sb_reply_static(h2o_req_t *req, const char *content_type, const char *etag, const char *p,
+                    size_t len, uint64_t revision)
+{
+    return reply_tagged(req, etag, "no-cache", content_type, p, len, false, revision);
 }
 
 int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision)
 {
-    add_header(req, H2O_TOKEN_ETAG, h2o_strdup(&req->pool, b->etag, SB_ETAG_LEN).base, SB_ETAG_LEN);
-    add_header(req, H2O_TOKEN_CACHE_CONTROL, S.cache_control, strlen(S.cache_control));
-    add_revision(req, revision);
-    if (sb_if_none_match(req, b->etag))
-        return sb_reply_not_modified(req);
-    req->res.status = 200;
-    req->res.reason = "OK";
-    add_header(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT("application/json"));
-    send_copy(req, b->p, b->len);
-    return 0;
+    /* The snapshot holding b may be gone before the headers are written. */
+    const char *etag = h2o_strdup(&req->pool, b->etag, SB_ETAG_LEN).base;
+    return reply_tagged(req, etag, S.cache_control, "application/json", b->p, b->len, true,
+                        revision);
 }
 
 h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name)

@@ -63,6 +63,8 @@ int run_program(const char *const *argv, const char *const *env, char *out, size
 /** A loopback port that was free a moment ago. */
 int free_port(void);
 
+/** The whole file at path, NUL-terminated (free it); asserts it can be read. */
+char *slurp(const char *path);
 /** A monotonic clock, in seconds. */
 double now_s(void);
 /** The value of one sample ("name{labels}") in a /metrics page, or -1 when absent. */

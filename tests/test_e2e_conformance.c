@@ -79,19 +79,6 @@ static size_t list(const char *dir, char files[][512], size_t max)
     return n;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = calloc(1, (size_t)size + 1);
-    cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    return text;
-}
-
 Test(conformance, documents_agree_with_the_schemas)
 {
     static const char *kinds[] = {"providers", "roles", "failback", "models", "tenants"};

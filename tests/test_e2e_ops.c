@@ -311,12 +311,8 @@ Test(ops, the_dashboard_page_is_served_with_its_policy)
     server_start(&S, (const char *const[]){"--read-auth", NULL});
     char path[512];
     snprintf(path, sizeof path, "%s/server/dashboard.html", getenv("SB_SOURCE_ROOT"));
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    static char page[256 * 1024];
-    size_t n = fread(page, 1, sizeof page - 1, f);
-    fclose(f);
-    page[n] = '\0';
+    char *page = slurp(path);
+    size_t n = strlen(page);
 
     resp r = request(&S, "GET", "/", NULL, NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -350,4 +346,5 @@ Test(ops, the_dashboard_page_is_served_with_its_policy)
     resp_free(&again);
     resp_free(&data);
     resp_free(&head);
+    free(page);
 }

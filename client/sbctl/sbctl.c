@@ -187,7 +187,7 @@ static char *admin_path(const char *key)
     char *o = p + sprintf(p, "/admin/");
     for (const unsigned char *c = (const unsigned char *)key; *c; c++) {
         if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-            (*c != '\0' && strchr("-._~/", *c) != NULL)) {
+            strchr("-._~/", *c) != NULL) {
             *o++ = (char)*c;
         } else {
             *o++ = '%';
