@@ -51,6 +51,65 @@ bool sb_id_valid(int kind, const char *s, size_t len)
     return sb_name_valid(s, len);
 }
 
+size_t sb_utf8_char(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (len == 0)
+        return 0;
+    if (u[0] < 0x80)
+        return 1;
+    size_t n = u[0] >= 0xc2 && u[0] <= 0xdf   ? 2
+               : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+               : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4
+                                              : 0; /* 0x80-0xc1: a continuation or overlong */
+    if (n == 0 || n > len)
+        return 0;
+    uint32_t cp = u[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (u[i] & 0x3f);
+    }
+    bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return n;
+}
+
+bool sb_utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n)
+        if ((n = sb_utf8_char(s + i, len - i)) == 0)
+            return false;
+    return true;
+}
+
+size_t sb_utf8_copy(char *out, size_t cap, const char *s, size_t len)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = sb_utf8_char(s + i, len - i);
+        const char *from = n ? s + i : replacement;
+        size_t m = n ? n : 3;
+        if (o + m >= cap)
+            break;
+        memcpy(out + o, from, m);
+        o += m;
+        i += n ? n : 1;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t sb_utf8_cut(const char *s, size_t len, size_t max)
+{
+    size_t i = 0;
+    for (size_t n; i < len && (n = sb_utf8_char(s + i, len - i)) != 0 && i + n <= max; i += n)
+        ;
+    return i;
+}
+
 size_t sb_base64url(const unsigned char *in, size_t len, char *out)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -32,6 +32,28 @@ bool sb_model_id_valid(const char *s, size_t len);
 /** @return whether s[0..len) is a valid id for documents of the given kind. */
 bool sb_id_valid(int kind, const char *s, size_t len);
 
+/**
+ * The length of the first UTF-8 character of s[0..len), or 0 when s does not start with one
+ * (an invalid, overlong, surrogate or out-of-range sequence, or one cut short). The rules are
+ * jansson's, so text that passes them is accepted by every json_string* call.
+ */
+size_t sb_utf8_char(const char *s, size_t len);
+
+/** @return whether s[0..len) is valid UTF-8 in full. */
+bool sb_utf8_valid(const char *s, size_t len);
+
+/**
+ * Copies s[0..len) into out (cap > 0 bytes, NUL-terminated) as valid UTF-8: each byte that does
+ * not start a valid character becomes U+FFFD, and the copy stops before a character that would
+ * not fit whole. Text from a request goes through this before it reaches JSON or a log line.
+ * @return the bytes written, without the NUL
+ */
+size_t sb_utf8_copy(char *out, size_t cap, const char *s, size_t len);
+
+/** @return the longest prefix of valid UTF-8 s[0..len) of at most max bytes that ends on a
+ *  character boundary. */
+size_t sb_utf8_cut(const char *s, size_t len, size_t max);
+
 /** Writes the strong ETag of body (quoted base64url of the first 16 bytes of its SHA-256)
  *  into out, NUL-terminated. */
 void sb_etag(const void *body, size_t len, char out[SB_ETAG_LEN + 1]);
