@@ -67,13 +67,21 @@ static int64_t parse_if_match(h2o_req_t *req)
     return -3;
 }
 
-static char *header_dup(h2o_req_t *req, const char *name, size_t max)
+/* X-Change-Reason, cut to MAX_REASON bytes on a character boundary, into *out (NULL when absent);
+ * -1 when it is not UTF-8 (answered 400): it goes into the audit, history and log as text. */
+static int change_reason(h2o_req_t *req, char **out)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-change-reason"), -1);
+    *out = NULL;
     if (i == -1)
-        return NULL;
+        return 0;
     h2o_iovec_t v = req->headers.entries[i].value;
-    return sb_xstrndup(v.base, v.len < max ? v.len : max);
+    if (!sb_utf8_valid(v.base, v.len) || memchr(v.base, '\0', v.len) != NULL)
+        return sb_reply_problem(
+                   req, sb_problem(SB_P_BAD_REQUEST, NULL, "X-Change-Reason must be UTF-8 text")),
+               -1;
+    *out = sb_xstrndup(v.base, sb_utf8_cut(v.base, v.len, MAX_REASON));
+    return 0;
 }
 
 /* The trace id of a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>"), or a new one. */
@@ -105,8 +113,13 @@ static bool query_flag(h2o_req_t *req, const char *name)
                               h2o_memis(v.base, v.len, H2O_STRLIT("true")));
 }
 
+/* A write of n_ops operations with the request's trace, flags and reason; NULL when the request
+ * is refused (answered). */
 static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
 {
+    char *reason;
+    if (change_reason(req, &reason) != 0)
+        return NULL;
     sb_write *w = sb_write_new();
     trace_id(req, w->trace_id);
     w->dry_run = query_flag(req, "dry_run");
@@ -116,7 +129,7 @@ static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
         sb_json_check(NULL);
     w->n_ops = n_ops;
     w->actor = actor ? strdup(actor) : NULL;
-    w->reason = header_dup(req, "x-change-reason", MAX_REASON);
+    w->reason = reason;
     return w;
 }
 
@@ -178,6 +191,10 @@ static int write_doc(h2o_req_t *req, const char *actor, int type, int kind, cons
     if (type != SB_OP_DELETE && (value = parse_body(req, SB_DOC_MAX)) == NULL)
         return 0;
     sb_write *w = new_write(req, actor, 1);
+    if (w == NULL) {
+        json_decref(value);
+        return 0;
+    }
     w->ops[0] = (sb_op){.type = type,
                         .kind = kind,
                         .id = strdup(id),
@@ -207,6 +224,11 @@ static int txn(h2o_req_t *req, const char *actor)
                                                 MAX_OPS));
     }
     sb_write *w = new_write(req, actor, n);
+    if (w == NULL) {
+        json_decref(body);
+        json_decref(errors);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         static const char *const names[] = {"put", "patch", "delete"};
         json_t *o = json_array_get(ops, i);
@@ -333,6 +355,10 @@ static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
         return 0;
     }
     sb_write *w = new_write(req, actor, 1);
+    if (w == NULL) {
+        json_decref(body);
+        return 0;
+    }
     w->ops[0] = (sb_op){.type = SB_OP_ROLLBACK,
                         .kind = kind,
                         .id = strdup(id),
