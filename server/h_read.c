@@ -53,7 +53,7 @@ static int reply_or_watch(h2o_req_t *req, sb_snapshot *s, const sb_body *b, cons
     if (wait > 0 && sb_if_none_match(req, b->etag))
         return sb_watch_start(sb_req_watches(req), req, role, role_len, tenant.base, tenant.len,
                               b->etag, (unsigned)wait);
-    return sb_reply_body(req, b, s->revision);
+    return sb_reply_body(req, b, s->revision, wait > 0);
 }
 
 int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
@@ -92,7 +92,8 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
                                                 "tenant must be a name matching "
                                                 "^[a-z0-9][a-z0-9._-]{0,63}$"));
     if (path_is(path, len, "/config") || path_is(path, len, "/config/"))
-        return sb_reply_body(req, sb_snapshot_config(s, tenant.base, tenant.len), s->revision);
+        return sb_reply_body(req, sb_snapshot_config(s, tenant.base, tenant.len), s->revision,
+                             false);
     if (len > 8 && memcmp(path, "/config/", 8) == 0) {
         const char *role = path + 8;
         size_t rlen = len - 8;

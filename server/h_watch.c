@@ -5,7 +5,11 @@
 #include "problem.h"
 #include "watch.h"
 
+#include <stdatomic.h>
 #include <string.h>
+
+/* Watches waiting now, on every thread: held under --max-watches. */
+static atomic_uint waiting;
 
 typedef struct watcher {
     h2o_linklist_t link; /* in the thread's list while waiting */
@@ -39,6 +43,7 @@ static void stop(watcher *x)
     if (h2o_linklist_is_linked(&x->link)) {
         h2o_linklist_unlink(&x->link);
         sb_metrics_watchers(x->w->metrics, -1);
+        atomic_fetch_sub_explicit(&waiting, 1, memory_order_relaxed);
     }
     if (h2o_timeout_is_linked(&x->timeout))
         h2o_timeout_unlink(&x->timeout);
@@ -71,7 +76,7 @@ static void answer(watcher *x, sb_snapshot *s)
         sb_reply_problem(req,
                          sb_problem(SB_P_NOT_FOUND, NULL, "the role '%s' was deleted", x->role));
     else
-        sb_reply_body(req, b, s->revision);
+        sb_reply_body(req, b, s->revision, true);
 }
 
 static void on_timeout(h2o_timeout_entry_t *entry)
@@ -83,6 +88,12 @@ static void on_timeout(h2o_timeout_entry_t *entry)
 int sb_watch_start(sb_watches *w, h2o_req_t *req, const char *role, size_t role_len,
                    const char *tenant, size_t tenant_len, const char *etag, unsigned seconds)
 {
+    if (atomic_fetch_add_explicit(&waiting, 1, memory_order_relaxed) >=
+        sb_req_opts()->max_watches) {
+        atomic_fetch_sub_explicit(&waiting, 1, memory_order_relaxed);
+        return sb_reply_unavailable(req, "the server holds as many long-polls as it takes "
+                                         "(--max-watches): retry later, or ask without ?wait");
+    }
     watcher *x = h2o_mem_alloc_shared(&req->pool, sizeof *x, on_dispose);
     memset(x, 0, sizeof *x);
     x->req = req;

@@ -23,12 +23,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #define MAX_BODY          (1024 * 1024) /* a batch may carry many documents of at most 64 KiB each */
 #define SHUTDOWN_GRACE_MS 10000
+#define TLS12_CIPHERS                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 typedef struct sb_thread {
     h2o_context_t ctx;
@@ -77,7 +81,11 @@ static struct {
     sb_thread *threads;
     pthread_barrier_t ready;     /* every loop is set up before the server counts as started */
     pthread_mutex_t notify_lock; /* the writer's notices against threads registering or leaving */
+    atomic_uint connections;     /* open, on every thread; see on_accept */
 } S;
+
+/* sock->on_close.data of a connection accepted over --max-connections: its request gets a 503. */
+static char over_limit;
 
 static sb_thread *thread_of(h2o_req_t *req)
 {
@@ -292,12 +300,12 @@ int sb_reply_static(h2o_req_t *req, const char *content_type, const char *etag, 
     return reply_tagged(req, etag, "no-cache", content_type, p, len, false, revision);
 }
 
-int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision)
+int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision, bool long_poll)
 {
     /* The snapshot holding b may be gone before the headers are written. */
     const char *etag = h2o_strdup(&req->pool, b->etag, SB_ETAG_LEN).base;
-    return reply_tagged(req, etag, S.cache_control, "application/json", b->p, b->len, true,
-                        revision);
+    return reply_tagged(req, etag, long_poll ? "no-store" : S.cache_control, "application/json",
+                        b->p, b->len, true, revision);
 }
 
 h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name)
@@ -489,7 +497,92 @@ static void on_published(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
     sb_watch_published(&t->watches, sb_snapshot_current(&t->snap));
 }
 
+int sb_reply_unavailable(h2o_req_t *req, const char *why)
+{
+    add_header(req, H2O_TOKEN_RETRY_AFTER, H2O_STRLIT(SB_RETRY_AFTER));
+    return sb_reply_problem(req, sb_problem(SB_P_UNAVAILABLE, NULL, "%s", why));
+}
+
+/* A request on a connection accepted over --max-connections: answered 503, and the
+ * connection closed. -1 then. */
+static int refuse_over_limit(h2o_req_t *req)
+{
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (sock == NULL || sock->on_close.data != &over_limit)
+        return 0;
+    req->http1_is_persistent = 0;
+    return sb_reply_unavailable(req, "the server has as many connections as it takes "
+                                     "(--max-connections): retry later"),
+           -1;
+}
+
 /* ---- routing ---- */
+
+/* The value of one header line "Name: value" of a raw HTTP/1 head when its name is name. */
+static bool head_field(const char *line, size_t len, const char *name, h2o_iovec_t *value)
+{
+    size_t n = strlen(name);
+    if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+        return false;
+    size_t i = n + 1;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    while (len > i && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+        len--;
+    *value = h2o_iovec_init(line + i, len - i);
+    return true;
+}
+
+/*
+ * Why a request head (request line and header lines, as received) frames its body ambiguously,
+ * or NULL: two different Content-Length values, or Transfer-Encoding with Content-Length. A proxy
+ * in front may read such a body one way and h2o the other, and the rest would pass as a request
+ * of its own (request smuggling).
+ */
+static const char *ambiguous_framing(const char *head, size_t len)
+{
+    h2o_iovec_t cl = {NULL, 0}, v;
+    bool te = false;
+    const char *end = head + len, *line = memchr(head, '\n', len); /* skip the request line */
+    while (line != NULL && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        size_t n = (size_t)((eol ? eol : end) - line);
+        if (head_field(line, n, "transfer-encoding", &v))
+            te = true;
+        else if (head_field(line, n, "content-length", &v)) {
+            if (cl.base != NULL && !h2o_memis(cl.base, cl.len, v.base, v.len))
+                return "the request has two different Content-Length headers";
+            cl = v;
+        }
+        line = eol;
+    }
+    return te && cl.base != NULL
+               ? "a request may not carry both Transfer-Encoding and Content-Length"
+               : NULL;
+}
+
+/*
+ * Refuses an HTTP/1 request whose body is framed ambiguously (answered 400, connection closed):
+ * -1 then. h2o 2.2 keeps neither Content-Length nor Transfer-Encoding among req->headers, but
+ * until the request is answered its head is still at the start of the connection's input
+ * buffer, right before the body.
+ */
+static int check_framing(h2o_req_t *req)
+{
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    if (req->version >= 0x200 || sock == NULL || sock->input == NULL)
+        return 0;
+    const char *head = sock->input->bytes, *body = req->entity.base;
+    if (body < head || body > head + sock->input->size)
+        return 0;
+    const char *why = ambiguous_framing(head, (size_t)(body - head));
+    if (why == NULL)
+        return 0;
+    req->http1_is_persistent = 0;
+    return sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL, "%s", why)), -1;
+}
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -498,6 +591,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     size_t len = req->path_normalized.len;
     sb_req_answering(req, sb_metrics_route(req->method.base, req->method.len, path, len),
                      sb_metrics_now_ns());
+    if (atomic_load_explicit(&S.connections, memory_order_relaxed) > S.opts.max_connections &&
+        refuse_over_limit(req) != 0)
+        return 0;
+    if (req->entity.base != NULL && check_framing(req) != 0)
+        return 0;
     if (len >= 6 && memcmp(path, "/admin", 6) == 0 && (len == 6 || path[6] == '/'))
         return sb_handle_admin(req, path, len);
     return sb_handle_read(req, path, len);
@@ -505,14 +603,34 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listeners and threads ---- */
 
+static void on_connection_closed(void *data)
+{
+    (void)data;
+    atomic_fetch_sub_explicit(&S.connections, 1, memory_order_relaxed);
+}
+
+/*
+ * Every connection is counted until its socket closes. Over --max-connections a connection is
+ * still accepted, so that its request can be told "503, retry after" (TLS included), and closed
+ * after that answer; past an eighth more the socket is closed at once, so that a flood costs
+ * no more than that.
+ */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     sb_thread *t = listener->data;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&t->accept, sock);
+    if (sock == NULL)
+        return;
+    unsigned n = atomic_fetch_add_explicit(&S.connections, 1, memory_order_relaxed) + 1;
+    sock->on_close.cb = on_connection_closed;
+    if (n > S.opts.max_connections + S.opts.max_connections / 8 + 1) {
+        h2o_socket_close(sock);
+        return;
+    }
+    sock->on_close.data = n > S.opts.max_connections ? &over_limit : NULL;
+    h2o_accept(&t->accept, sock);
 }
 
 /*
@@ -620,9 +738,33 @@ static SSL_CTX *tls_setup(const char *cert, const char *key)
         SSL_CTX_free(ssl);
         return NULL;
     }
+    /* TLS 1.2 offers only forward-secret AEAD suites, in our order (TLS 1.3's are all AEAD). */
     SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_set_cipher_list(ssl, TLS12_CIPHERS) != 1) {
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
     h2o_ssl_register_alpn_protocols(ssl, protocols);
     return ssl;
+}
+
+/* Raises the open-file limit to its hard maximum, so that --max-connections can be reached,
+ * and warns when even that is too low. */
+static void raise_fd_limit(unsigned connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)connections + 64)
+        sb_log("warn", "fd_limit",
+               json_pack("{s:I, s:I}", "open_files", (json_int_t)rl.rlim_cur, "max_connections",
+                         (json_int_t)connections));
 }
 
 void sb_http_block_signals(void)
@@ -639,6 +781,7 @@ int sb_http_serve(const sb_http_opts *opts)
     S.opts = *opts;
     snprintf(S.cache_control, sizeof S.cache_control, "max-age=%u", opts->ttl);
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(opts->max_connections + opts->max_connections / 8 + 1);
 
     h2o_config_init(&S.config);
     /* No Server header: it advertises nothing useful, and h2o 2.2 formats it with a sprintf

@@ -17,12 +17,21 @@
 #include "snapshot.h"
 #include "writer.h"
 
+/* The defaults of the limits. Measured, an idle keep-alive connection costs the server about
+ * 1 KiB and a waiting long-poll about 10 KiB (plus the kernel's socket buffers), so even both
+ * limits reached fit a 1 GiB machine, while a flood of connections can take no more. */
+#define SB_MAX_CONNECTIONS 10000
+#define SB_MAX_WATCHES     10000
+#define SB_RETRY_AFTER     "2" /* seconds, on a 503 for a limit */
+
 typedef struct sb_http_opts {
     const char *const *listen; /* "ADDR:PORT" each; "[::1]:8080" for IPv6 */
     size_t n_listen;
     unsigned threads;
     unsigned ttl;
     bool read_auth;
+    unsigned max_connections; /* open connections; one more is answered 503 and closed */
+    unsigned max_watches;     /* long-polls waiting at once; one more is answered 503 */
     const char *tls_cert, *tls_key;
     sb_store *store; /* for the admin reads of history and audit */
 } sb_http_opts;
@@ -51,15 +60,19 @@ sb_write *sb_write_new(void);
 /** Submits a write built by an admin handler and answers the request when it is done. */
 void sb_req_submit_write(h2o_req_t *req, struct sb_write *w);
 
+/** Answers 503 with Retry-After: a limit is reached (why says which). Always returns 0. */
+int sb_reply_unavailable(h2o_req_t *req, const char *why);
 /** Sends a problem document (taken over); always returns 0, so `return sb_reply_problem(...)`. */
 int sb_reply_problem(h2o_req_t *req, json_t *problem);
 /** Sends body (taken over) as JSON; etag may be NULL. Always returns 0. */
 int sb_reply_json(h2o_req_t *req, int status, json_t *body, const char *etag, uint64_t revision);
 /**
  * Sends prepared bytes with their ETag, Cache-Control and revision, or a 304 when the
- * request's If-None-Match matches. Always returns 0.
+ * request's If-None-Match matches. A long-poll's answer is "Cache-Control: no-store", so that
+ * a caching proxy in front passes the next one through instead of answering it at once; other
+ * answers may be cached for the TTL. Always returns 0.
  */
-int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision);
+int sb_reply_body(h2o_req_t *req, const sb_body *b, uint64_t revision, bool long_poll);
 /** Sends prepared bytes (copied) with a content type. Always returns 0. */
 int sb_reply_text(h2o_req_t *req, const char *content_type, const char *p, size_t len,
                   uint64_t revision);

@@ -52,6 +52,10 @@ static const char usage[] =
     "  --read-auth          reads need a token too (read or admin scope)\n"
     "  --tls-cert FILE, --tls-key FILE\n"
     "                       serve HTTPS (HTTP/2 through ALPN) instead of HTTP\n"
+    "  --max-connections N  open connections at most; one more is answered 503 and\n"
+    "                       closed. Default 10000\n"
+    "  --max-watches N      long-polls waiting at once at most; one more is answered\n"
+    "                       503. Default 10000\n"
     "  --log-format json|text\n"
     "                       log lines on stderr. Default json\n"
     "  -h, --help           this text\n"
@@ -65,7 +69,7 @@ typedef struct options {
     const char *listen[MAX_LISTEN];
     size_t n_listen;
     const char *data, *seed, *tls_cert, *tls_key;
-    unsigned threads, ttl;
+    unsigned threads, ttl, max_connections, max_watches;
     bool read_auth, no_demo, log_text, status;
     const char *token_name, *token_scope;
 } options;
@@ -106,24 +110,29 @@ static int parse_options(int argc, char **argv, options *o)
         O_VERSION,
         O_NAME,
         O_SCOPE,
-        O_STATUS
+        O_STATUS,
+        O_MAX_CONNECTIONS,
+        O_MAX_WATCHES
     };
-    static const struct option longopts[] = {{"listen", required_argument, NULL, O_LISTEN},
-                                             {"data", required_argument, NULL, O_DATA},
-                                             {"threads", required_argument, NULL, O_THREADS},
-                                             {"ttl", required_argument, NULL, O_TTL},
-                                             {"seed", required_argument, NULL, O_SEED},
-                                             {"no-demo", no_argument, NULL, O_NO_DEMO},
-                                             {"read-auth", no_argument, NULL, O_READ_AUTH},
-                                             {"tls-cert", required_argument, NULL, O_CERT},
-                                             {"tls-key", required_argument, NULL, O_KEY},
-                                             {"log-format", required_argument, NULL, O_LOG},
-                                             {"version", no_argument, NULL, O_VERSION},
-                                             {"name", required_argument, NULL, O_NAME},
-                                             {"scope", required_argument, NULL, O_SCOPE},
-                                             {"status", no_argument, NULL, O_STATUS},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"ttl", required_argument, NULL, O_TTL},
+        {"seed", required_argument, NULL, O_SEED},
+        {"no-demo", no_argument, NULL, O_NO_DEMO},
+        {"read-auth", no_argument, NULL, O_READ_AUTH},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"log-format", required_argument, NULL, O_LOG},
+        {"version", no_argument, NULL, O_VERSION},
+        {"name", required_argument, NULL, O_NAME},
+        {"scope", required_argument, NULL, O_SCOPE},
+        {"status", no_argument, NULL, O_STATUS},
+        {"max-connections", required_argument, NULL, O_MAX_CONNECTIONS},
+        {"max-watches", required_argument, NULL, O_MAX_WATCHES},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -142,6 +151,15 @@ static int parse_options(int argc, char **argv, options *o)
         case O_TTL:
             if (!parse_uint(optarg, 0, 86400, &o->ttl))
                 return die("--ttl takes seconds from 0 to 86400, not %s", optarg), -1;
+            break;
+        case O_MAX_CONNECTIONS:
+            if (!parse_uint(optarg, 1, 1000000, &o->max_connections))
+                return die("--max-connections takes a number from 1 to 1000000, not %s", optarg),
+                       -1;
+            break;
+        case O_MAX_WATCHES:
+            if (!parse_uint(optarg, 0, 1000000, &o->max_watches))
+                return die("--max-watches takes a number from 0 to 1000000, not %s", optarg), -1;
             break;
         case O_SEED:
             o->seed = optarg;
@@ -454,6 +472,8 @@ static int cmd_serve(options *o)
                          .threads = o->threads,
                          .ttl = o->ttl,
                          .read_auth = o->read_auth,
+                         .max_connections = o->max_connections,
+                         .max_watches = o->max_watches,
                          .tls_cert = o->tls_cert,
                          .tls_key = o->tls_key,
                          .store = store};
@@ -469,7 +489,11 @@ static int cmd_serve(options *o)
 int main(int argc, char **argv)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    options o = {.data = "switchboard-data", .ttl = 5, .threads = cpus > 0 ? (unsigned)cpus : 1};
+    options o = {.data = "switchboard-data",
+                 .ttl = 5,
+                 .threads = cpus > 0 ? (unsigned)cpus : 1,
+                 .max_connections = SB_MAX_CONNECTIONS,
+                 .max_watches = SB_MAX_WATCHES};
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return cmd_token(argc, argv, &o);
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
