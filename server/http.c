@@ -257,7 +257,7 @@ bool sb_if_none_match(h2o_req_t *req, const char *etag)
 
 int sb_reply_not_modified(h2o_req_t *req)
 {
-    /* No content_length on a 304: h2o would write a bogus one (NOTES-stack.md). */
+    /* No content_length on a 304: h2o would write a bogus Content-Length (and wrk stalls). */
     req->res.status = 304;
     req->res.reason = "Not Modified";
     count(req);

@@ -17,8 +17,13 @@ pc=$(dirname "$(find "$root" -name libswitchboard.pc)")
 [ -n "$pc" ] || { echo "not installed: libswitchboard.pc"; exit 1; }
 ls "$pc"/../libswitchboard.so.0 "$pc"/../libswitchboard.a >/dev/null
 export PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$dest
-cc -o "$dest/review" "$src/client/examples/review.c" \
-  $(pkg-config --cflags --libs libswitchboard libcurl jansson)
+# The README's line that builds the example, run as it is written, in a copy of the source tree.
+line=$(grep -m1 '^cc -o review client/examples/review.c ' "$src/README.md") ||
+  { echo "README.md has no line that builds client/examples/review.c"; exit 1; }
+mkdir -p "$dest/tree/client/examples"
+cp "$src/client/examples/review.c" "$dest/tree/client/examples/"
+(cd "$dest/tree" && eval "$line") || { echo "the README's line does not build: $line"; exit 1; }
+[ -x "$dest/tree/review" ] || { echo "the README's line made no ./review: $line"; exit 1; }
 cat > "$dest/version.c" <<'C'
 #include <stdio.h>
 #include <string.h>

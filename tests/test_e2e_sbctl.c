@@ -277,6 +277,27 @@ Test(sbctl, route_goes_through_the_library)
     cr_assert(strstr(out, "(no route)"), "%s", out);
 }
 
+/* The lines in the file at path so far. */
+static int lines_in(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, c;
+    while (f != NULL && (c = fgetc(f)) != EOF)
+        n += c == '\n';
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+/* Waits at most timeout_s for the file at path to hold n lines; @return whether it does. */
+static bool wait_lines(const char *path, int n, double timeout_s)
+{
+    for (double end = now_s() + timeout_s; now_s() < end; usleep(20 * 1000))
+        if (lines_in(path) >= n)
+            return true;
+    return lines_in(path) >= n;
+}
+
 Test(sbctl, watch_prints_each_change)
 {
     server_start(&S, NULL);
@@ -290,9 +311,11 @@ Test(sbctl, watch_prints_each_change)
               "--json", (char *)NULL);
         _exit(127);
     }
-    usleep(500 * 1000);
+    cr_assert(wait_lines(log, 1, 20), "the first answer is printed at once");
+    double written = now_s();
     cr_assert_eq(sbctl("provider", "disable", "openai"), 0);
-    usleep(500 * 1000); /* far less than the 5 s TTL: the change arrives by long-poll */
+    cr_assert(wait_lines(log, 2, 20), "the change is printed");
+    cr_assert_lt(now_s() - written, 4.5, "the change arrives by long-poll, within the 5 s TTL");
     kill(pid, SIGTERM);
     int status;
     waitpid(pid, &status, 0);
@@ -306,6 +329,8 @@ Test(sbctl, watch_prints_each_change)
         cr_assert_not_null(j, "one JSON object per line: %s", line);
         cr_assert_lt(n, 2, "one line per change, no more: %s", line);
         cr_assert_str_eq(json_string_value(json_object_get(j, "primary")), primaries[n]);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "source")), "fresh",
+                         "a new answer from the server is fresh: %s", line);
         json_decref(j);
         n++;
     }
@@ -353,6 +378,9 @@ Test(sbctl, failures_exit_non_zero_with_the_reason)
     cr_assert(strstr(err, "404") && strstr(err, "roles/nope"), "%s", err);
     cr_assert_eq(sbctl("role", "set", "x", "--primary", "has space"), 1);
     cr_assert(strstr(err, "/primary"), "the field's JSON pointer:\n%s", err);
+    cr_assert_eq(sbctl("role", "set", "x", "--primary", "has space", "--dry-run"), 1,
+                 "a dry run is refused as the write would be");
+    cr_assert_eq(sbctl("rollback", "providers/openai", "--to", "99", "--dry-run"), 1);
     cr_assert_eq(sbctl("--json", "role", "get", "nope"), 1);
     json_t *j = out_json();
     cr_assert_eq(json_integer_value(json_object_get(j, "status")), 404,
@@ -366,6 +394,21 @@ Test(sbctl, failures_exit_non_zero_with_the_reason)
     cr_assert(strstr(err, "--force"), "%s", err);
     cr_assert_eq(revision_of(&S), 2);
 
+    /* A dry run exits as the write would: 1 for the same refusal, so a script can gate on it. */
+    cr_assert_eq(sbctl("provider", "disable", "anthropic", "--dry-run"), 1, "%s", out);
+    cr_assert(strstr(out, "loses its route: documentation") &&
+                  strstr(out, "dry run: nothing changed"),
+              "%s", out);
+    cr_assert(strstr(err, "would be refused") && strstr(err, "--force"), "%s", err);
+    cr_assert_eq(sbctl("provider", "disable", "anthropic", "--dry-run", "--json"), 1);
+    j = out_json();
+    cr_assert(json_is_true(json_object_get(j, "dry_run")), "--json prints the plan");
+    cr_assert_gt(json_array_size(json_object_get(j, "loses_route")), 0);
+    json_decref(j);
+    cr_assert_eq(sbctl("provider", "disable", "anthropic", "--dry-run", "--force"), 0, "%s", err);
+    cr_assert(strstr(out, "loses its route: documentation"), "%s", out);
+    cr_assert_eq(revision_of(&S), 2, "no dry run commits");
+
     server_stop(&S, SIGKILL);
     cr_assert_eq(sbctl("status"), 3);
     cr_assert(strstr(err, "cannot reach"), "%s", err);
@@ -373,6 +416,9 @@ Test(sbctl, failures_exit_non_zero_with_the_reason)
 
 Test(sbctl, help_and_man_page_cover_every_command)
 {
+    const char *short_form[] = {getenv("SBCTL_BIN"), "-h", NULL};
+    cr_assert_eq(run_program(short_form, NULL, out, sizeof out, err, sizeof err), 0, "-h: %s", err);
+    cr_assert(strncmp(out, "usage: sbctl", 12) == 0, "-h prints the usage on stdout:\n%s", out);
     const char *argv[] = {getenv("SBCTL_BIN"), "--help", NULL};
     cr_assert_eq(run_program(argv, NULL, out, sizeof out, err, sizeof err), 0);
     char path[512];

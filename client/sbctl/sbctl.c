@@ -3,9 +3,10 @@
  *
  * Every command is one or two REST calls (see the HTTP API in the README) and prints a table
  * for people or, with --json, the server's JSON for scripts. A failure prints the server's
- * problem detail on stderr and exits non-zero: 1 when the server refused, 2 for a usage error,
- * 3 when the server could not be reached, 4 when `route` finds no route. `route` is the one
- * command that goes through libswitchboard, exactly as a workload would.
+ * problem detail on stderr and exits non-zero: 1 when the server refused (or would: a dry run
+ * exits as its write would), 2 for a usage error, 3 when the server could not be reached, 4 when
+ * `route` finds no route. `route` is the one command that goes through libswitchboard, exactly
+ * as a workload would.
  *
  * Single-threaded. One process runs one command, so what it allocates is kept (keep(),
  * keep_json()) until exit rather than freed piece by piece; nothing is lost track of.
@@ -81,13 +82,15 @@ static const char usage_text[] =
     "  --data DIR         the server's data directory, for its admin.token\n"
     "  --json             print JSON for scripts instead of tables\n"
     "  --reason TEXT      why: stored with the change in history and audit\n"
-    "  --dry-run          show what would change (every answer, before and after); change nothing\n"
+    "  --dry-run          show what would change (every answer, before and after); change\n"
+    "                     nothing; exit as the write would\n"
     "  --force            make a change even though it leaves a role without a route\n"
     "  --timeout MS       bound each request (default 10000)\n"
-    "  --help, --version\n"
+    "  -h, --help, --version\n"
     "\n"
-    "Exit status: 0 done; 1 the server refused (its problem detail is printed); 2 usage error;\n"
-    "3 the server could not be reached; 4 `route` found no route (every provider is off).\n";
+    "Exit status: 0 done; 1 the server refused (its problem detail is printed), or would refuse\n"
+    "the write a dry run shows; 2 usage error; 3 the server could not be reached; 4 `route`\n"
+    "found no route (every provider is off).\n";
 
 static _Noreturn void usage_error(const char *fmt, ...)
 {
@@ -373,19 +376,25 @@ static void print_plan(json_t *plan)
     }
 }
 
-/* The answer to a write: the plan for a dry run or a refusal, else what was committed. */
-static int finish_write(reply r, const char *what)
+/* The answer to a write: the plan for a dry run or a refusal, else what was committed. what
+ * says what the write did ("provider openai disabled"), subject what it is about ("provider
+ * openai"), for an answer that it changed nothing. A dry run exits as the write would: one that
+ * would leave an answer with no route is refused (409) unless --force. */
+static int finish_write(reply r, const char *what, const char *subject)
 {
+    bool dry_run = json_is_true(json_object_get(r.body, "dry_run"));
+    size_t lost = json_array_size(json_object_get(r.body, "loses_route"));
+    long long revision = json_integer_value(json_object_get(r.body, "revision"));
     if (opt.json) {
         print_json(r.body);
-    } else if (r.code == 409 || json_is_true(json_object_get(r.body, "dry_run"))) {
+    } else if (r.code == 409 || dry_run) {
         print_plan(r.body);
         if (r.code != 409)
-            printf("dry run: nothing changed (revision %lld)\n",
-                   (long long)json_integer_value(json_object_get(r.body, "revision")));
+            printf("dry run: nothing changed (revision %lld)\n", revision);
+    } else if (json_is_false(json_object_get(r.body, "changed"))) {
+        printf("%s unchanged (revision %lld)\n", subject, revision);
     } else {
-        printf("%s (revision %lld)\n", what,
-               (long long)json_integer_value(json_object_get(r.body, "revision")));
+        printf("%s (revision %lld)\n", what, revision);
         size_t i;
         json_t *w;
         json_array_foreach (json_object_get(r.body, "warnings"), i, w)
@@ -398,13 +407,21 @@ static int finish_write(reply r, const char *what)
         fprintf(stderr, "sbctl: (--force makes the change anyway)\n");
         return EXIT_REFUSED;
     }
+    if (dry_run && lost > 0 && !opt.force) {
+        fprintf(stderr,
+                "sbctl: the write would be refused: it would leave %zu answer(s) with no route\n"
+                "sbctl: (--force makes the change anyway)\n",
+                lost);
+        return EXIT_REFUSED;
+    }
     return 0;
 }
 
-static int write_doc(const char *method, const char *key, json_t *value, const char *what)
+static int write_doc(const char *method, const char *key, json_t *value, const char *what,
+                     const char *subject)
 {
     reply r = call(method, dry_run_query(admin_path(key)), keep_json(value), true);
-    return finish_write(r, what);
+    return finish_write(r, what, subject);
 }
 
 /* ---- commands ------------------------------------------------------------------------------ */
@@ -567,7 +584,8 @@ static int cmd_provider(void)
         usage_error("%s is not a provider name", opt.args[2]);
     char *key = xprintf("providers/%s", opt.args[2]);
     char *what = xprintf("provider %s %s", opt.args[2], on ? "enabled" : "disabled");
-    return write_doc("PATCH", key, json_pack("{s:b}", "enabled", on), what);
+    return write_doc("PATCH", key, json_pack("{s:b}", "enabled", on), what,
+                     xprintf("provider %s", opt.args[2]));
 }
 
 static int cmd_roles(void)
@@ -634,11 +652,12 @@ static int cmd_role(void)
         }
         if (opt.description)
             json_object_set_new(doc, "description", json_string(opt.description));
-        return write_doc("PUT", key, doc, xprintf("role %s set", name));
+        return write_doc("PUT", key, doc, xprintf("role %s set", name), xprintf("role %s", name));
     }
     if (strcmp(verb, "delete") == 0) {
         need_args(3, "role delete NAME");
-        return write_doc("DELETE", key, NULL, xprintf("role %s deleted", name));
+        return write_doc("DELETE", key, NULL, xprintf("role %s deleted", name),
+                         xprintf("role %s", name));
     }
     usage_error("usage: sbctl role get|set|delete NAME");
 }
@@ -670,11 +689,13 @@ static int cmd_failback(void)
             opt.none ? json_pack("{s:n}", "next") : json_pack("{s:s}", "next", opt.args[3]);
         return write_doc(
             "PUT", key, doc,
-            xprintf("%s now fails back to %s", model, opt.none ? "nothing" : opt.args[3]));
+            xprintf("%s now fails back to %s", model, opt.none ? "nothing" : opt.args[3]),
+            xprintf("failback of %s", model));
     }
     if (strcmp(verb, "delete") == 0) {
         need_args(3, "failback delete MODEL");
-        return write_doc("DELETE", key, NULL, xprintf("failback of %s deleted", model));
+        return write_doc("DELETE", key, NULL, xprintf("failback of %s deleted", model),
+                         xprintf("failback of %s", model));
     }
     usage_error("usage: sbctl failback get|set|delete MODEL [NEXT]");
 }
@@ -687,7 +708,8 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static void print_route(const char *role, sb_status s, const sb_route *r)
+/* Prints a route, labelled with source (which --watch derives: see cmd_route). */
+static void print_route(const char *role, sb_status s, const sb_route *r, sb_source source)
 {
     char when[32];
     time_t now = time(NULL);
@@ -704,17 +726,16 @@ static void print_route(const char *role, sb_status s, const sb_route *r)
     json_t *fb = json_array();
     for (size_t i = 0; i < sb_route_fallback_count(r); i++)
         json_array_append_new(fb, json_string(sb_route_fallback(r, i)));
-    json_t *o =
-        json_pack("{s:s, s:s?, s:s?, s:O, s:s, s:s, s:s}", "role", role, "tenant", opt.tenant,
-                  "primary", sb_route_primary(r), "fallbacks", fb, "etag", sb_route_etag(r),
-                  "source", sb_source_name(sb_route_source(r)), "time", when);
+    json_t *o = json_pack("{s:s, s:s?, s:s?, s:O, s:s, s:s, s:s}", "role", role, "tenant",
+                          opt.tenant, "primary", sb_route_primary(r), "fallbacks", fb, "etag",
+                          sb_route_etag(r), "source", sb_source_name(source), "time", when);
     if (opt.json) {
         char *line = xalloc(json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER));
         puts(line);
         free(line);
     } else if (opt.watch) {
         char *chain = chain_text(o);
-        printf("%s  %s  %s  (%s, etag %s)\n", when, role, chain, sb_source_name(sb_route_source(r)),
+        printf("%s  %s  %s  (%s, etag %s)\n", when, role, chain, sb_source_name(source),
                sb_route_etag(r));
     } else {
         printf("role       %s%s%s\n", role, opt.tenant ? " for tenant " : "",
@@ -723,7 +744,7 @@ static void print_route(const char *role, sb_status s, const sb_route *r)
         for (size_t i = 0; i < sb_route_fallback_count(r); i++)
             printf("%s %s\n", i == 0 ? "fallbacks " : "          ", sb_route_fallback(r, i));
         printf("etag       %s\nsource     %s\n", sb_route_etag(r)[0] ? sb_route_etag(r) : "-",
-               sb_source_name(sb_route_source(r)));
+               sb_source_name(source));
     }
     fflush(stdout);
     json_decref(o);
@@ -745,7 +766,7 @@ static int cmd_route(void)
         die(EXIT_USAGE, "%s", sb_strerror(s));
     sb_route *r = NULL;
     s = sb_route_get(c, role, &r);
-    print_route(role, s, r);
+    print_route(role, s, r, r ? sb_route_source(r) : SB_SOURCE_FRESH);
     if (opt.watch) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
@@ -757,14 +778,16 @@ static int cmd_route(void)
             r = NULL;
             usleep(20 * 1000); /* a cached lookup: costs nothing */
             s = sb_route_get(c, role, &r);
-            /* A change is a new answer, or a change between fresh, stale and default. */
+            /* A change is a new answer, or a change between fresh, stale and default. The watch
+             * puts each new answer from the server in the cache, so the lookup that finds it says
+             * cached (or revalidated): to the one watching, it is fresh. */
             sb_source src = r ? sb_route_source(r) : SB_SOURCE_FRESH;
             if (src == SB_SOURCE_CACHED || src == SB_SOURCE_REVALIDATED)
                 src = SB_SOURCE_FRESH;
             char now[160];
             snprintf(now, sizeof now, "%s/%d", r ? sb_route_etag(r) : "", r ? (int)src : -(int)s);
             if (strcmp(now, last) != 0) {
-                print_route(role, s, r);
+                print_route(role, s, r, src);
                 memcpy(last, now, sizeof last);
             }
         }
@@ -844,7 +867,8 @@ static int cmd_rollback(void)
         usage_error("rollback needs --to REV, a revision number");
     char *path = xprintf("%s/rollback", opt.args[1]);
     return write_doc("POST", path, json_pack("{s:I}", "to", (json_int_t)to),
-                     xprintf("%s rolled back to its value at revision %lld", opt.args[1], to));
+                     xprintf("%s rolled back to its value at revision %lld", opt.args[1], to),
+                     opt.args[1]);
 }
 
 static int cmd_audit(void)
@@ -968,7 +992,7 @@ static int cmd_apply(void)
         die(EXIT_REFUSED, "the topology changed while applying; run apply again");
     if (!opt.json)
         putchar('\n');
-    return finish_write(r, xprintf("applied %zu changes", json_array_size(ops)));
+    return finish_write(r, xprintf("applied %zu changes", json_array_size(ops)), "the topology");
 }
 
 /* ---- the command line ---------------------------------------------------------------------- */
@@ -1025,6 +1049,10 @@ static void parse_args(int argc, char **argv)
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!options_done && strcmp(a, "-h") == 0) {
+            fputs(usage_text, stdout);
+            exit(0);
+        }
         if (options_done || strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             if (!options_done && strcmp(a, "--") == 0) {
                 options_done = true;

@@ -11,7 +11,7 @@ const [dir, name, ...files] = process.argv.slice(2);
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 for (const f of readdirSync(dir).filter((f) => f.endsWith(".schema.json")))
   ajv.addSchema(JSON.parse(readFileSync(join(dir, f), "utf8")));
-const validate = ajv.getSchema(`urn:switchboard:schema:${name}`);
+const validate = ajv.getSchema(`${name}.schema.json`); // each schema's $id is its file name
 if (!validate) {
   console.error(`no schema named ${name}`);
   process.exit(2);
