@@ -12,6 +12,15 @@ void sb_log_set_text(bool text)
     atomic_store(&as_text, text);
 }
 
+/* A string that reads unambiguously unquoted in a text line: no spaces, controls or quotes. */
+static bool plain(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || *s == '"' || *s == '=' || *s == 0x7f)
+            return false;
+    return true;
+}
+
 void sb_log(const char *level, const char *event, json_t *fields)
 {
     char now[32];
@@ -29,10 +38,10 @@ void sb_log(const char *level, const char *event, json_t *fields)
             sb_buf_adds(&line, " ");
             sb_buf_adds(&line, k);
             sb_buf_adds(&line, "=");
-            if (json_is_string(v))
+            if (json_is_string(v) && plain(json_string_value(v)))
                 sb_buf_adds(&line, json_string_value(v));
-            else
-                sb_buf_add_json(&line, v, 0);
+            else /* quoted and escaped: a reason with a newline cannot forge a log line */
+                sb_buf_add_json(&line, v, JSON_ENCODE_ANY);
         }
     } else {
         json_t *o = sb_json_check(

@@ -363,3 +363,21 @@ Test(hardening, long_polls_over_the_cap_get_503_with_retry_after)
     cr_assert_eq(r.status, 200, "a stale tag is answered at once, as before");
     resp_free(&r);
 }
+
+/* ---- logs ---- */
+
+Test(hardening, text_logs_quote_values_that_could_forge_a_line)
+{
+    const char *args[] = {"--log-format", "text", NULL};
+    server_start(&S, args);
+    const char *h[] = {"X-Change-Reason: outage level=error event=forged", NULL};
+    resp r = admin(&S, "PATCH", "/admin/providers/openai", "{\"enabled\": false}", h);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    const char *want = "reason=\"outage level=error event=forged\"";
+    for (double until = now_s() + 20; now_s() < until && !strstr(server_log(&S), want);)
+        usleep(50 * 1000);
+    cr_assert(strstr(server_log(&S), want) != NULL, "%s", server_log(&S));
+    cr_assert(strstr(server_log(&S), " op=patch ") != NULL, "plain values stay unquoted: %s",
+              server_log(&S));
+}
