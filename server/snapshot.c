@@ -402,6 +402,17 @@ static void plan_add(json_t *plan, const sb_answer *key, const sb_answer *before
                                 "before", answer_json(before), "after", answer_json(after))));
 }
 
+static void lost_add(json_t *lost, const sb_answer *key)
+{
+    json_array_append_new(
+        lost, sb_json_check(json_pack("{s:s, s:s?}", "role", key->role, "tenant", key->tenant)));
+}
+
+/*
+ * An answer loses its route when what a reader of (role, tenant) gets goes from routed (or
+ * nothing: the answer is new) to "primary": null. A reader of a tenant that has no answer of
+ * its own gets the global one, so a new tenant's answer is compared with the global one.
+ */
 void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
                       json_t **lost)
 {
@@ -416,14 +427,23 @@ void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_
             continue;
         if (plan)
             plan_add(*plan, a, b, a);
-        if (b && b->routed && !a->routed)
-            json_array_append_new(*lost, sb_json_check(json_pack("{s:s, s:s?}", "role", a->role,
-                                                                 "tenant", a->tenant)));
+        const sb_answer *seen =
+            b ? b : sb_snapshot_answer(before, a->role, a->role_len, a->tenant, a->tenant_len);
+        if (!a->routed && (seen == NULL || seen->routed))
+            lost_add(*lost, a);
     }
-    for (size_t i = 0; plan && i < before->n_answers; i++) {
+    for (size_t i = 0; i < before->n_answers; i++) {
         const sb_answer *b = before->answers[i];
-        if (lookup(after, b->role, b->role_len, b->tenant, b->tenant_len) == NULL)
+        if (lookup(after, b->role, b->role_len, b->tenant, b->tenant_len) != NULL)
+            continue;
+        if (plan)
             plan_add(*plan, b, b, NULL);
+        /* A deleted tenant's readers fall back to the global answer; a deleted role's have none. */
+        const sb_answer *now =
+            b->tenant ? sb_snapshot_answer(after, b->role, b->role_len, b->tenant, b->tenant_len)
+                      : NULL;
+        if (now != NULL && b->routed && !now->routed)
+            lost_add(*lost, b);
     }
 }
 

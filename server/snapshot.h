@@ -105,8 +105,12 @@ const sb_body *sb_snapshot_topology(sb_snapshot *s);
  * What a write changes: compares every answer of before and after.
  * @param[out] plan when not NULL, a new array of {"role", "tenant", "before", "after"} for each
  *             answer that differs (before/after null where the answer does not exist)
- * @param[out] lost a new array of {"role", "tenant"}: answers that had a primary before and have
- *             "primary": null after (answers that disappear, with their role, are not counted)
+ * @param[out] lost a new array of {"role", "tenant"}: the (role, tenant) pairs whose readers got
+ *             an answer with a primary, or none at all, before, and get "primary": null after.
+ *             A tenant with no answers of its own is read as the global answers: a new tenant,
+ *             or a deleted one, loses a route only where the global answer differs. A role
+ *             deleted with its answers is not counted; answers with no route before and after
+ *             are not either.
  */
 void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
                       json_t **lost);
