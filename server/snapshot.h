@@ -7,7 +7,7 @@
  * role is a hash lookup and a copy of prepared bytes: no LMDB transaction, no pipeline run.
  *
  * Building is incremental: each answer remembers (sb_deps) every document it was computed
- * from; a new snapshot recomputes only the answers whose documents the write changed and
+ * from; a new snapshot recomputes only the answers that read a document the write changed and
  * shares the others, reference-counted, with the previous snapshot.
  *
  * Threading: build on one thread; once published a snapshot is read-only, except for the
@@ -42,8 +42,9 @@ typedef struct sb_answer {
     atomic_uint refs;
     const char *role, *tenant;
     size_t role_len, tenant_len;
-    bool routed; /* primary is not null */
-    sb_deps deps;
+    bool routed;          /* primary is not null */
+    const uint64_t *deps; /* the documents it was computed from: a sorted sb_deps set */
+    size_t n_deps;
     sb_body body;
 } sb_answer;
 
