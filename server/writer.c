@@ -6,8 +6,9 @@
  *   -> sb_snapshot_build -> sb_snapshot_publish -> done().
  * Because a write is answered only after its snapshot is published, the next GET anywhere
  * sees it. A write whose plan changes no document stops after the plan: it is answered with
- * the current revision and "changed": false, and nothing is committed or published. Every second the writer also looks for token changes made by `switchboard token`
- * from another process and republishes when it finds one.
+ * the current revision and "changed": false, and nothing is committed or published.
+ * Every second the writer also looks for token changes made by `switchboard token` from
+ * another process and republishes when it finds one.
  */
 #include "writer.h"
 #include "doc.h"
