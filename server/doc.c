@@ -117,10 +117,21 @@ static void check_models(const json_t *v, const char *path, json_t *errors)
     }
 }
 
+static void check_fallbacks(const json_t *v, const char *path, json_t *errors)
+{
+    char message[96];
+    check_models(v, path, errors);
+    if (json_array_size(v) > SB_FALLBACKS_MAX) {
+        snprintf(message, sizeof message, "has %zu models; at most %d are allowed",
+                 json_array_size(v), SB_FALLBACKS_MAX);
+        sb_doc_error(errors, path, message);
+    }
+}
+
 static const field provider_fields[] = {
     {"enabled", true, check_bool}, {"description", false, check_text}, {NULL, false, NULL}};
 static const field role_fields[] = {{"primary", true, check_model},
-                                    {"fallbacks", false, check_models},
+                                    {"fallbacks", false, check_fallbacks},
                                     {"description", false, check_text},
                                     {NULL, false, NULL}};
 static const field failback_fields[] = {{"next", true, check_model_or_null}, {NULL, false, NULL}};

@@ -10,6 +10,10 @@
 
 #include "store.h"
 
+/* The most models a role's "fallbacks" may list: a failback chain stops at 16, and an answer's
+ * cost (its dependencies, its size) grows with every model it names. */
+#define SB_FALLBACKS_MAX 32
+
 /**
  * Checks value as the body of a document of the given kind (enum sb_kind).
  * @param[out] errors an array to which one {"path": JSON pointer, "message": text} object is

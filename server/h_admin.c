@@ -278,12 +278,16 @@ static int txn(h2o_req_t *req, const char *actor)
     return 0;
 }
 
-/* ?since=REV&limit=N of a paginated listing; -1 when one was bad (answered 400). */
-static int page_params(h2o_req_t *req, int64_t *since, int64_t *limit)
+/* ?since=REV&limit=N of a paginated listing; -1 when one was bad (answered 400). *since is
+ * SB_STORE_NEWEST when the request has no since. */
+static int page_params(h2o_req_t *req, uint64_t *since, size_t *limit)
 {
-    *since = sb_query_number(req, "since", 0, 0, INT64_MAX / 2);
-    *limit = *since < 0 ? -1 : sb_query_number(req, "limit", 100, 1, 1000);
-    return *limit < 0 ? -1 : 0;
+    bool given = sb_query_param(req, "since").base != NULL;
+    int64_t from = sb_query_number(req, "since", 0, 0, INT64_MAX / 2);
+    int64_t n = from < 0 ? -1 : sb_query_number(req, "limit", 100, 1, 1000);
+    *since = given ? (uint64_t)from : SB_STORE_NEWEST;
+    *limit = (size_t)n;
+    return n < 0 ? -1 : 0;
 }
 
 static json_t *next_page(uint64_t next)
@@ -294,13 +298,14 @@ static json_t *next_page(uint64_t next)
 /* GET /admin/<kind>/<id>/history?since=REV&limit=N */
 static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *id)
 {
-    int64_t since, limit;
+    uint64_t since, next;
+    size_t limit;
     if (page_params(req, &since, &limit) != 0)
         return 0;
+    if (since == SB_STORE_NEWEST) /* a document's history starts at its first version */
+        since = 0;
     json_t *versions;
-    uint64_t next;
-    int rc = sb_store_history(sb_req_opts()->store, kind, id, (uint64_t)since, (size_t)limit,
-                              &versions, &next);
+    int rc = sb_store_history(sb_req_opts()->store, kind, id, since, limit, &versions, &next);
     if (rc != 0)
         return sb_reply_problem(
             req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s", sb_store_strerror(rc)));
@@ -317,15 +322,15 @@ static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *i
         NULL, s->revision);
 }
 
-/* GET /admin/audit?since=REV&limit=N */
+/* GET /admin/audit[?since=REV][&limit=N]: without since, the newest page */
 static int audit(h2o_req_t *req, const sb_snapshot *s)
 {
-    int64_t since, limit;
+    uint64_t since, next;
+    size_t limit;
     if (page_params(req, &since, &limit) != 0)
         return 0;
     json_t *entries;
-    uint64_t next;
-    int rc = sb_store_audit(sb_req_opts()->store, (uint64_t)since, (size_t)limit, &entries, &next);
+    int rc = sb_store_audit(sb_req_opts()->store, since, limit, &entries, &next);
     if (rc != 0)
         return sb_reply_problem(
             req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s", sb_store_strerror(rc)));

@@ -19,25 +19,56 @@ static const json_t *kind_of(const json_t *docs, int kind)
     return json_object_get(docs, sb_kind_names[kind]);
 }
 
-void sb_deps_add(sb_deps *d, int kind, const char *id)
+uint64_t sb_deps_key(int kind, const char *id)
 {
     uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a, then a finaliser */
     for (const unsigned char *p = (const unsigned char *)id; *p; p++)
         h = (h ^ *p) * 1099511628211ull;
-    /* FNV's low bits mix poorly and they pick the filter's bits: finish with splitmix64's. */
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull; /* splitmix64's, so every bit depends on all */
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    for (int k = 0; k < 3; k++, h >>= 8)
-        d->bits[(h >> 6) & 3] |= 1ull << (h & 63);
+    return h ^ (h >> 31);
 }
 
-bool sb_deps_may_have(const sb_deps *set, const sb_deps *key)
+void sb_deps_add(sb_deps *d, int kind, const char *id)
 {
-    for (int w = 0; w < 4; w++)
-        if ((set->bits[w] & key->bits[w]) != key->bits[w])
-            return false;
-    return true;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 32;
+        d->keys = sb_xrealloc(d->keys, d->cap * sizeof *d->keys);
+    }
+    d->keys[d->n++] = sb_deps_key(kind, id);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void sb_deps_sort(sb_deps *d)
+{
+    if (d->n < 2)
+        return;
+    qsort(d->keys, d->n, sizeof *d->keys, cmp_u64);
+    size_t k = 1;
+    for (size_t i = 1; i < d->n; i++)
+        if (d->keys[i] != d->keys[k - 1])
+            d->keys[k++] = d->keys[i];
+    d->n = k;
+}
+
+bool sb_deps_has(const uint64_t *keys, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] == key)
+            return true;
+        if (keys[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 const char *sb_model_provider(const json_t *docs, const char *model, char buf[201])

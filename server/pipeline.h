@@ -11,15 +11,25 @@
 
 #include "util.h"
 
-/* A 256-bit Bloom filter of the document keys ("<kind>/<id>") an answer was computed from,
- * including keys looked up and not found: creating such a document can change the answer. */
+/*
+ * The document keys ("<kind>/<id>") an answer was computed from, as 64-bit hashes, including
+ * keys looked up and not found: creating such a document can change the answer. The pipeline
+ * appends to it (keys grows; free it); sb_deps_sort then makes it a sorted set. Exact but for
+ * 64-bit hash collisions, however many documents an answer reads: a write recomputes only the
+ * answers that read a document it changed.
+ */
 typedef struct sb_deps {
-    uint64_t bits[4];
+    uint64_t *keys;
+    size_t n, cap;
 } sb_deps;
 
+/** The hash of "<kind>/<id>" that sb_deps holds. */
+uint64_t sb_deps_key(int kind, const char *id);
 void sb_deps_add(sb_deps *d, int kind, const char *id);
-/** Whether set may hold key, a filter made by one sb_deps_add (false: it certainly does not). */
-bool sb_deps_may_have(const sb_deps *set, const sb_deps *key);
+/** Sorts d->keys and drops the repeats. */
+void sb_deps_sort(sb_deps *d);
+/** Whether key is in keys, a set of n keys sorted by sb_deps_sort. */
+bool sb_deps_has(const uint64_t *keys, size_t n, uint64_t key);
 
 /**
  * Resolves role for tenant.

@@ -82,20 +82,24 @@ static void body_set(sb_body *b, sb_buf *buf)
     sb_etag(b->p, b->len, b->etag);
 }
 
-/* Computes one answer into a single allocation: the struct, then role, tenant and body. */
+/* Computes one answer into a single allocation: the struct, its dependencies, then role,
+ * tenant and body. deps and text are the caller's scratch space. */
 static sb_answer *answer_new(const json_t *docs, const char *role, const char *tenant, sb_buf *text,
-                             sb_scratch *scratch)
+                             sb_deps *deps, sb_scratch *scratch)
 {
-    sb_deps deps = {{0}};
     bool routed;
     text->len = 0;
-    if (sb_resolve_scratch(docs, role, tenant, text, &deps, &routed, scratch) != 0)
+    deps->n = 0;
+    if (sb_resolve_scratch(docs, role, tenant, text, deps, &routed, scratch) != 0)
         return NULL;
-    size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0;
-    sb_answer *a = sb_xmalloc(sizeof *a + rl + 1 + (tenant ? tl + 1 : 0) + text->len + 1);
-    char *p = (char *)(a + 1);
+    sb_deps_sort(deps);
+    size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0, dl = deps->n * sizeof *deps->keys;
+    sb_answer *a = sb_xmalloc(sizeof *a + dl + rl + 1 + (tenant ? tl + 1 : 0) + text->len + 1);
+    char *p = (char *)(a + 1); /* sizeof *a keeps p aligned for the uint64_t keys */
     atomic_init(&a->refs, 1);
-    a->deps = deps;
+    a->deps = dl ? memcpy(p, deps->keys, dl) : NULL;
+    a->n_deps = deps->n;
+    p += dl;
     a->routed = routed;
     a->role = memcpy(p, role, rl + 1);
     a->role_len = rl;
@@ -113,24 +117,37 @@ typedef struct builder {
     sb_snapshot *s;
     size_t cap;
     const sb_snapshot *prev;
-    sb_deps *changed; /* one filter per document the write changed */
-    size_t n_changed;
+    sb_deps changed; /* the documents the write changed, sorted */
     bool full;
     sb_buf text;
+    sb_deps deps;
     sb_scratch scratch;
 } builder;
+
+/* Whether a read a document the write changed: each key of the smaller set is looked up in the
+ * larger, so a batch of thousands costs each answer a few dozen searches. */
+static bool affected_by(const sb_answer *a, const sb_deps *changed)
+{
+    const uint64_t *few = changed->keys, *many = a->deps;
+    size_t n_few = changed->n, n_many = a->n_deps;
+    if (n_few > n_many) {
+        few = a->deps, n_few = a->n_deps;
+        many = changed->keys, n_many = changed->n;
+    }
+    for (size_t i = 0; i < n_few; i++)
+        if (sb_deps_has(many, n_many, few[i]))
+            return true;
+    return false;
+}
 
 /* prev's answer a again, or a recomputed one when the changed documents may affect it. */
 static sb_answer *reuse_or_compute(builder *b, sb_answer *a, const char *role, const char *tenant)
 {
-    bool affected = a == NULL;
-    for (size_t i = 0; i < b->n_changed && !affected; i++)
-        affected = sb_deps_may_have(&a->deps, &b->changed[i]);
-    if (!affected) {
+    if (a != NULL && !affected_by(a, &b->changed)) {
         atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
         return a;
     }
-    return answer_new(b->s->docs, role, tenant, &b->text, &b->scratch);
+    return answer_new(b->s->docs, role, tenant, &b->text, &b->deps, &b->scratch);
 }
 
 /* Adds the answer for (role, tenant): the previous one when the write cannot have changed it. */
@@ -287,21 +304,19 @@ sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint6
 
     builder b = {.s = s, .prev = prev, .full = prev == NULL};
     bool same_pairs = prev != NULL;
-    b.changed = calloc(n ? n : 1, sizeof *b.changed);
-    b.n_changed = n;
-    if (b.changed == NULL)
-        sb_json_check(NULL);
     for (size_t i = 0; i < n; i++) {
-        sb_deps_add(&b.changed[i], changes[i].kind, changes[i].id);
+        sb_deps_add(&b.changed, changes[i].kind, changes[i].id);
         same_pairs = same_pairs && changes[i].kind != SB_ROLES && changes[i].kind != SB_TENANTS;
     }
+    sb_deps_sort(&b.changed);
     if (same_pairs)
         rebuild_same_pairs(&b);
     else {
         build_answers(&b);
         build_index(s);
     }
-    free(b.changed);
+    free(b.changed.keys);
+    free(b.deps.keys);
     free(b.text.p);
     free(b.scratch.kept.p);
     free(b.scratch.dropped.p);
@@ -402,6 +417,17 @@ static void plan_add(json_t *plan, const sb_answer *key, const sb_answer *before
                                 "before", answer_json(before), "after", answer_json(after))));
 }
 
+static void lost_add(json_t *lost, const sb_answer *key)
+{
+    json_array_append_new(
+        lost, sb_json_check(json_pack("{s:s, s:s?}", "role", key->role, "tenant", key->tenant)));
+}
+
+/*
+ * An answer loses its route when what a reader of (role, tenant) gets goes from routed (or
+ * nothing: the answer is new) to "primary": null. A reader of a tenant that has no answer of
+ * its own gets the global one, so a new tenant's answer is compared with the global one.
+ */
 void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
                       json_t **lost)
 {
@@ -416,14 +442,23 @@ void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_
             continue;
         if (plan)
             plan_add(*plan, a, b, a);
-        if (b && b->routed && !a->routed)
-            json_array_append_new(*lost, sb_json_check(json_pack("{s:s, s:s?}", "role", a->role,
-                                                                 "tenant", a->tenant)));
+        const sb_answer *seen =
+            b ? b : sb_snapshot_answer(before, a->role, a->role_len, a->tenant, a->tenant_len);
+        if (!a->routed && (seen == NULL || seen->routed))
+            lost_add(*lost, a);
     }
-    for (size_t i = 0; plan && i < before->n_answers; i++) {
+    for (size_t i = 0; i < before->n_answers; i++) {
         const sb_answer *b = before->answers[i];
-        if (lookup(after, b->role, b->role_len, b->tenant, b->tenant_len) == NULL)
+        if (lookup(after, b->role, b->role_len, b->tenant, b->tenant_len) != NULL)
+            continue;
+        if (plan)
             plan_add(*plan, b, b, NULL);
+        /* A deleted tenant's readers fall back to the global answer; a deleted role's have none. */
+        const sb_answer *now =
+            b->tenant ? sb_snapshot_answer(after, b->role, b->role_len, b->tenant, b->tenant_len)
+                      : NULL;
+        if (now != NULL && b->routed && !now->routed)
+            lost_add(*lost, b);
     }
 }
 

@@ -7,7 +7,7 @@
  * role is a hash lookup and a copy of prepared bytes: no LMDB transaction, no pipeline run.
  *
  * Building is incremental: each answer remembers (sb_deps) every document it was computed
- * from; a new snapshot recomputes only the answers whose documents the write changed and
+ * from; a new snapshot recomputes only the answers that read a document the write changed and
  * shares the others, reference-counted, with the previous snapshot.
  *
  * Threading: build on one thread; once published a snapshot is read-only, except for the
@@ -42,8 +42,9 @@ typedef struct sb_answer {
     atomic_uint refs;
     const char *role, *tenant;
     size_t role_len, tenant_len;
-    bool routed; /* primary is not null */
-    sb_deps deps;
+    bool routed;          /* primary is not null */
+    const uint64_t *deps; /* the documents it was computed from: a sorted sb_deps set */
+    size_t n_deps;
     sb_body body;
 } sb_answer;
 
@@ -105,8 +106,12 @@ const sb_body *sb_snapshot_topology(sb_snapshot *s);
  * What a write changes: compares every answer of before and after.
  * @param[out] plan when not NULL, a new array of {"role", "tenant", "before", "after"} for each
  *             answer that differs (before/after null where the answer does not exist)
- * @param[out] lost a new array of {"role", "tenant"}: answers that had a primary before and have
- *             "primary": null after (answers that disappear, with their role, are not counted)
+ * @param[out] lost a new array of {"role", "tenant"}: the (role, tenant) pairs whose readers got
+ *             an answer with a primary, or none at all, before, and get "primary": null after.
+ *             A tenant with no answers of its own is read as the global answers: a new tenant,
+ *             or a deleted one, loses a route only where the global answer differs. A role
+ *             deleted with its answers is not counted; answers with no route before and after
+ *             are not either.
  */
 void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
                       json_t **lost);

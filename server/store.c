@@ -412,29 +412,51 @@ int sb_store_version(sb_store *s, int kind, const char *id, uint64_t revision, j
     return rc == 0 && *entry == NULL ? MDB_CORRUPTED : rc;
 }
 
+/* The newest revisions of the audit, walked from the last entry back, into p (oldest first). */
+static int audit_newest(sb_store *s, page *p)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->audit, &cur)) == 0) {
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
+            if ((rc = collect(&k, &v, p)) != 0)
+                break;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND && rc != SCAN_STOP)
+        return rc;
+    size_t n = json_array_size(p->items); /* collected newest first: put them oldest first */
+    json_t *items = sb_json_check(json_array());
+    for (size_t i = n; i-- > 0;)
+        json_array_append(items, json_array_get(p->items, i));
+    json_decref(p->items);
+    p->items = items;
+    p->next = 0; /* the page ends with the newest revision */
+    return 0;
+}
+
 int sb_store_audit(sb_store *s, uint64_t since, size_t limit, json_t **entries, uint64_t *next)
 {
     unsigned char key[8];
-    bool newest = since == 0;
-    if (newest) { /* the last limit revisions hold at least the newest limit entries */
-        MDB_txn *txn;
-        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-        if (rc != 0)
-            return rc;
-        uint64_t rev = get_u64(txn, s->meta, "revision");
-        mdb_txn_abort(txn);
-        since = rev > limit ? rev - limit : 0;
+    page p = {key, 0, limit, sb_json_check(json_array()), 0, 0};
+    int rc;
+    if (since == SB_STORE_NEWEST) {
+        rc = audit_newest(s, &p);
+    } else {
+        for (int i = 0; i < 8; i++)
+            key[i] = (unsigned char)((since + 1) >> (56 - 8 * i));
+        rc = scan(s, s->audit, key, sizeof key, collect, &p);
     }
-    for (int i = 0; i < 8; i++)
-        key[i] = (unsigned char)((since + 1) >> (56 - 8 * i));
-    page p = {key, 0, newest ? SIZE_MAX : limit, sb_json_check(json_array()), 0, 0};
-    int rc = scan(s, s->audit, key, sizeof key, collect, &p);
     if (rc != 0) {
         json_decref(p.items);
         return rc;
     }
-    while (json_array_size(p.items) > limit)
-        json_array_remove(p.items, 0);
     *entries = p.items;
     *next = p.next;
     return 0;

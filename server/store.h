@@ -86,11 +86,15 @@ int sb_store_history(sb_store *s, int kind, const char *id, uint64_t since, size
 /** The history entry of one document at exactly revision; MDB_NOTFOUND when it has none. */
 int sb_store_version(sb_store *s, int kind, const char *id, uint64_t revision, json_t **entry);
 /**
- * Audit entries, oldest first: those with revision > since, at most limit; with since 0, the
- * newest limit entries.
- * @param[out] next the since of the next page, or 0 when there is none
+ * A page of audit entries, oldest first, made of whole revisions: revisions are added until the
+ * page holds at least limit entries, and the last one is always finished, so a page may hold
+ * more than limit (one revision's entries never span two pages).
+ * @param since the revisions after since (0: from the first), or SB_STORE_NEWEST: the newest
+ *        revisions, counted back from the last
+ * @param[out] next the since of the next page, or 0 when this page ends with the newest revision
  */
 int sb_store_audit(sb_store *s, uint64_t since, size_t limit, json_t **entries, uint64_t *next);
+#define SB_STORE_NEWEST UINT64_MAX
 
 /** @param[out] tokens new object {name: {"scope", "sha256", "created"}}. */
 int sb_store_tokens(sb_store *s, json_t **tokens, uint64_t *version);

@@ -5,8 +5,10 @@
  *   -> sb_store_commit (one durable LMDB transaction)
  *   -> sb_snapshot_build -> sb_snapshot_publish -> done().
  * Because a write is answered only after its snapshot is published, the next GET anywhere
- * sees it. Every second the writer also looks for token changes made by `switchboard token`
- * from another process and republishes when it finds one.
+ * sees it. A write whose plan changes no document stops after the plan: it is answered with
+ * the current revision and "changed": false, and nothing is committed or published.
+ * Every second the writer also looks for token changes made by `switchboard token` from
+ * another process and republishes when it finds one.
  */
 #include "writer.h"
 #include "doc.h"
@@ -82,21 +84,46 @@ static json_t *batch_errors(json_t *errors, size_t i)
     return errors;
 }
 
+/* The cross-document checks on the n changes a write makes; op_of[k] is change k's operation. */
+static int check_semantics(sb_write *w, const json_t *docs, const sb_change *changes, size_t n,
+                           const size_t *op_of)
+{
+    json_t *errors = sb_json_check(json_array());
+    w->warnings = sb_json_check(json_array());
+    for (size_t k = 0; k < n; k++) {
+        json_t *found = sb_json_check(json_array());
+        sb_doc_semantics(docs, &changes[k], 1, false, found, w->warnings);
+        if (w->n_ops > 1)
+            batch_errors(found, op_of[k]);
+        json_array_extend(errors, found);
+        json_decref(found);
+    }
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return 0;
+    }
+    return fail(w, sb_problem(SB_P_INVALID, errors,
+                              "the write would leave the configuration inconsistent"));
+}
+
 /*
  * Applies w's ops to copies of the touched kinds of cur (the snapshot is left as it is): the
- * conditions, merge patches, validation and the checks across documents. 0 with the new
- * documents, revisions and changes; -1 with w->status and w->body set.
+ * conditions, merge patches, validation and the checks across documents. An op whose result
+ * equals the document as it stands (after the ops before it) changes nothing: it is marked so
+ * and left out of the changes. 0 with the new documents, revisions and the *n changes (none:
+ * the write changes nothing); -1 with w->status and w->body set.
  */
 static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
-                    sb_change **changes_out)
+                    sb_change **changes_out, size_t *n_out)
 {
     json_t *docs = sb_json_check(json_copy(cur->docs));
     json_t *revs = sb_json_check(json_copy(cur->revs));
     bool copied[SB_KIND_COUNT] = {false};
     sb_change *changes = calloc(w->n_ops ? w->n_ops : 1, sizeof *changes);
+    size_t *op_of = calloc(w->n_ops ? w->n_ops : 1, sizeof *op_of), n = 0;
     uint64_t next_rev = cur->revision + 1;
     char key[256];
-    if (changes == NULL)
+    if (changes == NULL || op_of == NULL)
         sb_json_check(NULL);
 
     for (size_t i = 0; i < w->n_ops; i++) {
@@ -148,7 +175,13 @@ static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json
             json_decref(docs);
             json_decref(revs);
             free(changes);
+            free(op_of);
             return fail(w, problem);
+        }
+        op->changed = value ? !json_equal(value, existing) : existing != NULL;
+        if (!op->changed) {
+            json_decref(value);
+            continue;
         }
         if (value != NULL) {
             json_object_set_new(kdocs, op->id, value);
@@ -157,43 +190,50 @@ static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json
             json_object_del(kdocs, op->id);
             json_object_del(krevs, op->id);
         }
-        changes[i] = (sb_change){op->kind, op->id, value, sb_op_names[op->type]};
+        op_of[n] = i;
+        changes[n++] = (sb_change){op->kind, op->id, value, sb_op_names[op->type]};
     }
-    json_t *errors = sb_json_check(json_array());
-    w->warnings = sb_json_check(json_array());
-    if (sb_doc_semantics(docs, changes, w->n_ops, w->n_ops > 1, errors, w->warnings) != 0) {
+    if (check_semantics(w, docs, changes, n, op_of) != 0) {
         json_decref(docs);
         json_decref(revs);
         free(changes);
-        return fail(w, sb_problem(SB_P_INVALID, errors,
-                                  "the write would leave the configuration inconsistent"));
+        free(op_of);
+        return -1;
     }
-    json_decref(errors);
+    free(op_of);
     *docs_out = docs;
     *revs_out = revs;
     *changes_out = changes;
+    *n_out = n;
     return 0;
 }
 
-/* The success body: one document's key, revision and value, or a batch's results. */
+/* The success body: one document's key, value and whether the write changed it, or a batch's
+ * results; then the revision and whether anything changed. */
 static json_t *result_body(const sb_write *w, const json_t *docs, uint64_t revision)
 {
     json_t *results = sb_json_check(json_array());
+    bool changed = false;
     char key[256];
     for (size_t i = 0; i < w->n_ops; i++) {
         const sb_op *op = &w->ops[i];
         json_t *v = json_object_get(json_object_get(docs, sb_kind_names[op->kind]), op->id);
-        json_array_append_new(
-            results, json_pack("{s:s, s:O?}", "key", key_of(op, key, sizeof key), "value", v));
+        json_t *item =
+            sb_json_check(json_pack("{s:s, s:O?}", "key", key_of(op, key, sizeof key), "value", v));
+        if (w->n_ops > 1)
+            json_object_set_new(item, "changed", json_boolean(op->changed));
+        json_array_append_new(results, item);
+        changed = changed || op->changed;
     }
     json_t *body;
     if (w->n_ops == 1) {
         body = json_incref(json_array_get(results, 0));
         json_decref(results);
     } else {
-        body = json_pack("{s:o}", "results", results);
+        body = sb_json_check(json_pack("{s:o}", "results", results));
     }
     json_object_set_new(body, "revision", json_integer((json_int_t)revision));
+    json_object_set_new(body, "changed", json_boolean(changed));
     return body;
 }
 
@@ -222,6 +262,27 @@ static int resolve_rollbacks(sb_write *w)
     return 0;
 }
 
+/* Answers a write that changes nothing: the current revision, and nothing recorded. */
+static void unchanged(sb_write *w, const sb_snapshot *cur)
+{
+    char key[256];
+    w->status = 200;
+    w->revision = 0; /* nothing committed: the answer carries the current snapshot's revision */
+    if (w->dry_run) {
+        w->body =
+            json_pack("{s:b, s:I, s:[], s:[], s:O}", "dry_run", 1, "revision",
+                      (json_int_t)cur->revision, "changes", "loses_route", "warnings", w->warnings);
+        return;
+    }
+    w->body = result_body(w, cur->docs, cur->revision);
+    for (size_t i = 0; i < w->n_ops; i++)
+        sb_log("info", "write_unchanged",
+               json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:s?}", "key",
+                         key_of(&w->ops[i], key, sizeof key), "op", sb_op_names[w->ops[i].type],
+                         "revision", (json_int_t)cur->revision, "actor", w->actor, "reason",
+                         w->reason, "trace_id", w->trace_id[0] ? w->trace_id : NULL));
+}
+
 static void apply(sb_write *w)
 {
     if (resolve_rollbacks(w) != 0)
@@ -229,7 +290,16 @@ static void apply(sb_write *w)
     sb_snapshot *cur = sb_snapshot_acquire();
     json_t *docs, *revs;
     sb_change *changes;
-    if (plan_ops(cur, w, &docs, &revs, &changes) != 0) {
+    size_t n;
+    if (plan_ops(cur, w, &docs, &revs, &changes, &n) != 0) {
+        sb_snapshot_unref(cur);
+        return;
+    }
+    if (n == 0) {
+        unchanged(w, cur);
+        json_decref(docs);
+        json_decref(revs);
+        free(changes);
         sb_snapshot_unref(cur);
         return;
     }
@@ -237,8 +307,7 @@ static void apply(sb_write *w)
      * plan, and the no-route guard reads it. */
     double t0 = now_ms();
     json_t *tokens = json_incref(cur->tokens);
-    sb_snapshot *next =
-        sb_snapshot_build(docs, revs, tokens, cur->revision + 1, cur, changes, w->n_ops);
+    sb_snapshot *next = sb_snapshot_build(docs, revs, tokens, cur->revision + 1, cur, changes, n);
     double t1 = now_ms();
     json_t *plan = NULL, *lost;
     sb_snapshot_diff(cur, next, w->dry_run ? &plan : NULL, &lost);
@@ -270,7 +339,7 @@ static void apply(sb_write *w)
 
     uint64_t revision;
     sb_commit_info info = {w->actor, w->reason, w->trace_id[0] ? w->trace_id : NULL};
-    int rc = sb_store_commit(W.store, changes, w->n_ops, &info, &revision);
+    int rc = sb_store_commit(W.store, changes, n, &info, &revision);
     double t2 = now_ms();
     if (rc == 0 && revision != next->revision) { /* only this thread writes: cannot happen */
         sb_log("error", "revision_skew",
@@ -304,6 +373,8 @@ static void apply(sb_write *w)
 
     char key[256];
     for (size_t i = 0; i < w->n_ops; i++) {
+        if (!w->ops[i].changed)
+            continue;
         sb_log("info", "write",
                json_pack("{s:s, s:s, s:I, s:s?, s:s?, s:s?, s:f, s:f}", "key",
                          key_of(&w->ops[i], key, sizeof key), "op", sb_op_names[w->ops[i].type],

@@ -26,6 +26,7 @@ typedef struct sb_op {
     uint64_t to;        /* ROLLBACK: the revision whose value to restore */
     int64_t if_match;   /* -1: unconditional; -2: must exist; else its required revision */
     bool if_none_match; /* If-None-Match: *, the document must not exist */
+    bool changed;       /* set by the writer: false when the result equals the document */
 } sb_op;
 
 typedef struct sb_write sb_write;
@@ -36,7 +37,9 @@ struct sb_write {
     char trace_id[33]; /* W3C trace id (32 hex digits) of the request, "" for none */
     bool dry_run;      /* answer with the plan, commit nothing */
     bool force;        /* commit even if a role would lose its route */
-    /* Set by the writer before done(): HTTP status, body (a result or a problem), revision. */
+    /* Set by the writer before done(): HTTP status, body (a result or a problem), and the
+     * revision committed (0 when nothing was: a failure, a dry run, a write that changed
+     * nothing). */
     int status;
     json_t *body;
     json_t *warnings; /* NULL, or {"key", "message"} objects the answer carries */

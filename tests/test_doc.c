@@ -12,6 +12,12 @@ typedef struct dcase {
     const char *path; /* NULL: valid; else the JSON pointer of the first error */
 } dcase;
 
+#define M4(p)  "\"" p "0\",\"" p "1\",\"" p "2\",\"" p "3\""
+#define M16(p) M4(p "a") "," M4(p "b") "," M4(p "c") "," M4(p "d")
+/* A role at the fallbacks cap (32 models), and one over it. */
+#define FALLBACKS_32 "{\"primary\":\"x/p\",\"fallbacks\":[" M16("x/") "," M16("y/") "]}"
+#define FALLBACKS_33 "{\"primary\":\"x/p\",\"fallbacks\":[" M16("x/") "," M16("y/") ",\"z/1\"]}"
+
 static const dcase cases[] = {
     {SB_PROVIDERS, "{\"enabled\":true}", NULL},
     {SB_PROVIDERS, "{\"enabled\":false,\"description\":\"Anthropic API\"}", NULL},
@@ -28,6 +34,9 @@ static const dcase cases[] = {
     {SB_ROLES, "{\"primary\":null}", "/primary"},
     {SB_ROLES, "{\"primary\":\"a/b\",\"fallbacks\":[\"ok\",\"bad\\\"quote\"]}", "/fallbacks/1"},
     {SB_ROLES, "{\"primary\":\"a/b\",\"fallbacks\":\"c/d\"}", "/fallbacks"},
+    {SB_ROLES, FALLBACKS_32, NULL},
+    {SB_ROLES, FALLBACKS_33, "/fallbacks"},
+    {SB_TENANTS, "{\"roles\":{\"security\":" FALLBACKS_33 "}}", "/roles/security/fallbacks"},
     {SB_FAILBACK, "{\"next\":\"a/b\"}", NULL},
     {SB_FAILBACK, "{\"next\":null}", NULL},
     {SB_FAILBACK, "{}", "/next"},

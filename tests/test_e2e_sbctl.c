@@ -126,10 +126,13 @@ Test(sbctl, a_flip_with_dry_run_reason_history_and_audit)
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "primary")), "openai/gpt-5.3-codex",
                      "rolled back: openai is on again");
     resp_free(&r);
+    /* openai is on already: the write changes nothing and records nothing. */
     cr_assert_eq(sbctl("provider", "enable", "openai", "--json"), 0);
     j = out_json();
-    cr_assert_eq(json_integer_value(json_object_get(j, "revision")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(j, "revision")), 3);
+    cr_assert(json_is_false(json_object_get(j, "changed")), "%s", out);
     json_decref(j);
+    cr_assert_eq(revision_of(&S), 3);
 }
 
 Test(sbctl, roles_and_failback_are_written)

@@ -177,3 +177,136 @@ Test(snapshot, incremental_equals_full)
     }
     sb_snapshot_unref(prev);
 }
+
+/* ---- incremental builds stay proportional to what a write touches ---- */
+
+/*
+ * 24 roles at the fallbacks cap (33 models over 33 of 64 providers each), 8 roles that follow
+ * failback chains of 16 models, and 3 tenants with provider overrides: 128 answers, each read
+ * from 50 to 70 documents. 100 more providers that no role uses.
+ */
+static json_t *crowded_docs(void)
+{
+    json_t *docs = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}}", "providers", "roles", "failback",
+                             "models", "tenants");
+    json_t *providers = json_object_get(docs, "providers");
+    json_t *role_docs = json_object_get(docs, "roles");
+    json_t *failback = json_object_get(docs, "failback");
+    char id[64], model[64];
+    for (int p = 0; p < 64; p++) {
+        snprintf(id, sizeof id, "p%d", p);
+        json_object_set_new(providers, id, json_pack("{s:b}", "enabled", 1));
+    }
+    for (int q = 0; q < 100; q++) {
+        snprintf(id, sizeof id, "idle%d", q);
+        json_object_set_new(providers, id, json_pack("{s:b}", "enabled", 1));
+    }
+    for (int r = 0; r < 24; r++) {
+        json_t *fallbacks = json_array();
+        for (int j = 1; j <= 32; j++) {
+            snprintf(model, sizeof model, "p%d/m%d-%d", (r * 5 + j) % 64, r, j);
+            json_array_append_new(fallbacks, json_string(model));
+        }
+        snprintf(id, sizeof id, "wide%d", r);
+        snprintf(model, sizeof model, "p%d/m%d-0", (r * 5) % 64, r);
+        json_object_set_new(role_docs, id,
+                            json_pack("{s:s, s:o}", "primary", model, "fallbacks", fallbacks));
+    }
+    for (int r = 0; r < 8; r++) {
+        for (int j = 0; j < 16; j++) {
+            char next[64];
+            snprintf(model, sizeof model, "p%d/c%d-%d", (r * 7 + j) % 64, r, j);
+            snprintf(next, sizeof next, "p%d/c%d-%d", (r * 7 + j + 1) % 64, r, j + 1);
+            json_object_set_new(failback, model, json_pack("{s:s}", "next", next));
+        }
+        snprintf(id, sizeof id, "chain%d", r);
+        snprintf(model, sizeof model, "p%d/c%d-0", (r * 7) % 64, r);
+        json_object_set_new(role_docs, id, json_pack("{s:s}", "primary", model));
+    }
+    for (int t = 0; t < 3; t++) {
+        snprintf(id, sizeof id, "t%d", t);
+        json_object_set_new(
+            json_object_get(docs, "tenants"), id,
+            json_pack("{s:{s:{s:b}}}", "providers", t == 0 ? "p1" : "p2", "enabled", 0));
+    }
+    return docs;
+}
+
+static json_t *empty_revs(void)
+{
+    return json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}}", "providers", "roles", "failback", "models",
+                     "tenants");
+}
+
+/* Builds prev plus one change of kind/id to value (NULL: delete); *recomputed counts the
+ * answers it did not share with prev. */
+static sb_snapshot *step(sb_snapshot *prev, int kind, const char *id, json_t *value,
+                         size_t *recomputed)
+{
+    json_t *docs = json_deep_copy(prev->docs);
+    json_t *k = json_object_get(docs, sb_kind_names[kind]);
+    if (value)
+        json_object_set(k, id, value);
+    else
+        json_object_del(k, id);
+    sb_change c = {kind, id, value, NULL};
+    sb_snapshot *next =
+        sb_snapshot_build(docs, empty_revs(), NULL, prev->revision + 1, prev, &c, 1);
+    *recomputed = 0;
+    for (size_t i = 0; i < next->n_answers; i++) {
+        const sb_answer *a = next->answers[i];
+        if (sb_snapshot_answer(prev, a->role, a->role_len, a->tenant, a->tenant_len) != a)
+            (*recomputed)++;
+    }
+    json_decref(value);
+    return next;
+}
+
+Test(snapshot, roles_at_the_cap_are_not_rebuilt_by_unrelated_writes)
+{
+    sb_snapshot *s = sb_snapshot_build(crowded_docs(), empty_revs(), NULL, 1, NULL, NULL, 0);
+    cr_assert_eq(s->n_answers, 32 * 4);
+    size_t recomputed, total = 0, writes = 0;
+    char id[64];
+    /* Writes that no answer reads: flips of unused providers, and models and failback documents
+     * of models that no role names. */
+    for (int q = 0; q < 100; q++, writes++) {
+        snprintf(id, sizeof id, "idle%d", q);
+        sb_snapshot *next =
+            step(s, SB_PROVIDERS, id, json_pack("{s:b}", "enabled", q % 2), &recomputed);
+        total += recomputed;
+        sb_snapshot_unref(s);
+        s = next;
+    }
+    for (int m = 0; m < 100; m++, writes++) {
+        snprintf(id, sizeof id, "p%d/unused-%d", m % 64, m);
+        sb_snapshot *next =
+            m % 2 ? step(s, SB_MODELS, id, json_pack("{s:s}", "provider", "p3"), &recomputed)
+                  : step(s, SB_FAILBACK, id, json_pack("{s:n}", "next"), &recomputed);
+        total += recomputed;
+        sb_snapshot_unref(s);
+        s = next;
+    }
+    cr_assert_eq(total, 0, "%zu of %zu answers recomputed over %zu unrelated writes", total,
+                 writes * s->n_answers, writes);
+
+    /* A flip of p9 recomputes exactly the answers that name a p9 model, and they are right. */
+    size_t naming = 0;
+    for (size_t i = 0; i < s->n_answers; i++)
+        naming += strstr(s->answers[i]->body.p, "\"p9/") != NULL;
+    cr_assert_gt(naming, 0);
+    cr_assert_lt(naming, s->n_answers);
+    sb_snapshot *next = step(s, SB_PROVIDERS, "p9", json_pack("{s:b}", "enabled", 0), &recomputed);
+    cr_assert_eq(recomputed, naming);
+    sb_snapshot *full =
+        sb_snapshot_build(json_deep_copy(next->docs), empty_revs(), NULL, 9, NULL, NULL, 0);
+    for (size_t i = 0; i < full->n_answers; i++) {
+        const sb_answer *f = full->answers[i];
+        const sb_answer *a =
+            sb_snapshot_answer(next, f->role, f->role_len, f->tenant, f->tenant_len);
+        cr_assert_str_eq(a->body.p, f->body.p);
+    }
+    sb_snapshot_unref(full);
+    sb_snapshot_unref(next);
+    sb_snapshot_unref(s);
+}

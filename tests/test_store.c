@@ -151,11 +151,12 @@ Test(store, history_and_audit)
     cr_assert_eq(sb_store_version(s, SB_PROVIDERS, "openai", 99, &entry), MDB_NOTFOUND);
 
     json_t *audit;
-    cr_assert_eq(sb_store_audit(s, 0, 3, &audit, &next), 0);
+    cr_assert_eq(sb_store_audit(s, SB_STORE_NEWEST, 3, &audit, &next), 0);
     cr_assert_eq(json_array_size(audit), 3, "the newest three");
+    cr_assert_eq(next, 0, "the newest page ends with the newest revision");
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 2), "revision")), 6);
     json_decref(audit);
-    cr_assert_eq(sb_store_audit(s, 0 + 0, 100, &audit, &next), 0);
+    cr_assert_eq(sb_store_audit(s, 0, 100, &audit, &next), 0);
     cr_assert_eq(json_array_size(audit), 7, "6 revisions, the first with 2 changes");
     json_t *a0 = json_array_get(audit, 0);
     cr_assert_str_eq(json_string_value(json_object_get(a0, "key")), "providers/openai");
@@ -165,6 +166,98 @@ Test(store, history_and_audit)
     cr_assert_eq(sb_store_audit(s, 1, 2, &audit, &next), 0);
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 0), "revision")), 2);
     cr_assert_eq(next, 3);
+    json_decref(audit);
+    sb_store_close(s);
+}
+
+/* Pages through the whole audit with limit 1 from since; returns how many pages it took and
+ * checks that every entry of every revision came exactly once, in order. */
+static int walk_audit(sb_store *s, uint64_t since, int revisions, const int *per_rev)
+{
+    int seen[64] = {0}, pages = 0;
+    long long last_rev = 0, last_index = -1;
+    do {
+        json_t *audit;
+        uint64_t next;
+        cr_assert_eq(sb_store_audit(s, since, 1, &audit, &next), 0);
+        cr_assert_gt(json_array_size(audit), 0, "a page after since %llu is empty",
+                     (unsigned long long)since);
+        size_t i;
+        json_t *e;
+        json_array_foreach (audit, i, e) {
+            long long rev = json_integer_value(json_object_get(e, "revision"));
+            long long index = atoll(strrchr(json_string_value(json_object_get(e, "key")), '-') + 1);
+            cr_assert((rev > last_rev && index == 0) ||
+                          (rev == last_rev && index == last_index + 1),
+                      "revision %lld entry %lld out of order", rev, index);
+            cr_assert(rev >= 1 && rev <= revisions);
+            seen[rev]++;
+            last_rev = rev;
+            last_index = index;
+        }
+        long long first = json_integer_value(json_object_get(json_array_get(audit, 0), "revision"));
+        cr_assert_eq(first, last_rev, "a page of limit 1 holds exactly one revision");
+        cr_assert_eq((int)json_array_size(audit), per_rev[last_rev], "revision %lld split",
+                     last_rev);
+        json_decref(audit);
+        cr_assert(next == 0 || next == (uint64_t)last_rev, "next is the page's last revision");
+        since = next;
+        pages++;
+    } while (since != 0);
+    for (int rev = 1; rev <= revisions; rev++)
+        cr_assert_eq(seen[rev], per_rev[rev], "revision %d: %d of %d entries", rev, seen[rev],
+                     per_rev[rev]);
+    return pages;
+}
+
+Test(store, audit_pages_hold_whole_revisions)
+{
+    sb_store *s;
+    uint64_t rev, next;
+    int per_rev[64] = {0};
+    cr_assert_eq(sb_store_open(dir, &s), 0);
+    json_t *v = json_pack("{s:b}", "enabled", 1);
+    /* Revision 2 is a batch of 3 documents; the others hold 1 or 2. */
+    for (int r = 1; r <= 39; r++) {
+        int n = r == 2 ? 3 : 1 + r % 2;
+        sb_change c[3];
+        char ids[3][16];
+        for (int i = 0; i < n; i++) {
+            snprintf(ids[i], sizeof ids[i], "p%d-%d", r, i);
+            c[i] = (sb_change){SB_PROVIDERS, ids[i], v, NULL};
+        }
+        cr_assert_eq(sb_store_commit(s, c, (size_t)n, NULL, &rev), 0);
+        per_rev[r] = n;
+    }
+    json_decref(v);
+
+    /* The defect: ?since=1&limit=1 gave one entry of revision 2 and a next that skipped two. */
+    json_t *audit;
+    cr_assert_eq(sb_store_audit(s, 1, 1, &audit, &next), 0);
+    cr_assert_eq(json_array_size(audit), 3, "the whole of revision 2");
+    cr_assert_eq(next, 2);
+    json_decref(audit);
+
+    /* From the beginning to the end, one revision a page: every entry exactly once. */
+    cr_assert_eq(walk_audit(s, 0, 39, per_rev), 39);
+
+    /* Revision 1 stays reachable, however long the audit is: since=0 starts there. */
+    cr_assert_eq(sb_store_audit(s, 0, 1, &audit, &next), 0);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 0), "revision")), 1);
+    cr_assert_eq(next, 1);
+    json_decref(audit);
+
+    /* The newest page: whole revisions, newest last, at least limit entries. */
+    cr_assert_eq(sb_store_audit(s, SB_STORE_NEWEST, 1, &audit, &next), 0);
+    cr_assert_eq(json_array_size(audit), 2, "the whole of revision 39, which has 2");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 1), "revision")), 39);
+    cr_assert_eq(next, 0);
+    json_decref(audit);
+    cr_assert_eq(sb_store_audit(s, SB_STORE_NEWEST, 4, &audit, &next), 0);
+    cr_assert_eq(json_array_size(audit), 5, "revisions 37 to 39: 2 + 1 + 2 entries");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(audit, 0), "revision")), 37);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(audit, 0), "key")),
+                     "providers/p37-0", "oldest first within a revision too");
     json_decref(audit);
     sb_store_close(s);
 }
