@@ -446,3 +446,16 @@ Test(sbctl, help_and_man_page_cover_every_command)
         cr_assert(strstr(man, commands[i]), "the man page lacks %s", commands[i]);
     }
 }
+
+Test(sbctl, a_write_that_changes_nothing_says_so)
+{
+    server_start(&S, NULL);
+    cr_assert_eq(sbctl("provider", "enable", "anthropic"), 0, "%s", err);
+    cr_assert(strstr(out, "provider anthropic unchanged (revision 1)"), "%s", out);
+    cr_assert_eq(revision_of(&S), 1, "nothing was recorded");
+    cr_assert_eq(sbctl("failback", "set", "anthropic/claude-opus-4-7", "anthropic/claude-opus-4-6"),
+                 0, "%s", err);
+    cr_assert(strstr(out, "failback of anthropic/claude-opus-4-7 unchanged (revision 1)"), "%s",
+              out);
+    cr_assert_eq(revision_of(&S), 1);
+}
