@@ -275,6 +275,7 @@ static bool run_case(const char *file, const json_t *c)
     bytes req = request_bytes(c);
     raw_resp r;
     bool good = true;
+    double t0 = now_s();
     if (raw_request(&S, req.p, req.len, CASE_WAIT, &r) != 0) {
         free(req.p);
         cr_expect_fail("%s: could not connect", label);
@@ -283,7 +284,8 @@ static bool run_case(const char *file, const json_t *c)
     }
     free(req.p);
     if (getenv("SB_CATALOG_VERBOSE"))
-        fprintf(stderr, "%-45s %3d %s\n", label, r.status, shown(r.body, r.body_len));
+        fprintf(stderr, "%-45s %5.0f ms %3d %s\n", label, (now_s() - t0) * 1000, r.status,
+                shown(r.body, r.body_len));
     check_answer(label, c, &r, &good);
     raw_resp_free(&r);
     good = check_alive(label) && good;
