@@ -273,6 +273,117 @@ void resp_free(resp *r)
     json_decref(r->headers);
 }
 
+/* Parses what has arrived; true when it holds a whole answer (closed: nothing more will come). */
+static bool raw_parse(const char *buf, size_t len, bool closed, raw_resp *r)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    if (end == NULL || len < 12 || memcmp(buf, "HTTP/1.", 7) != 0)
+        return false;
+    size_t head_len = (size_t)(end - buf), body_at = head_len + 4;
+    if (buf[9] == '1') /* an interim answer (100 Continue): the real one follows */
+        return raw_parse(buf + body_at, len - body_at, closed, r);
+    long want = -1;
+    json_t *headers = json_object();
+    for (const char *line = memchr(buf, '\n', head_len); line && line < end;
+         line = memchr(line, '\n', (size_t)(end - line))) {
+        line++;
+        const char *eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon == NULL)
+            continue;
+        char name[128];
+        size_t nl =
+            (size_t)(colon - line) < sizeof name - 1 ? (size_t)(colon - line) : sizeof name - 1;
+        for (size_t i = 0; i < nl; i++)
+            name[i] = (char)tolower((unsigned char)line[i]);
+        name[nl] = '\0';
+        const char *v = colon + 1;
+        while (v < eol && *v == ' ')
+            v++;
+        json_object_set_new(headers, name, json_stringn_nocheck(v, (size_t)(eol - v)));
+        if (strcmp(name, "content-length") == 0)
+            want = strtol(v, NULL, 10);
+    }
+    if (want >= 0 ? len - body_at < (size_t)want : !closed) {
+        json_decref(headers);
+        return false;
+    }
+    size_t body_len = want >= 0 ? (size_t)want : len - body_at;
+    r->status = atoi(buf + 9);
+    r->head = strndup(buf, head_len);
+    r->body = malloc(body_len + 1);
+    memcpy(r->body, buf + body_at, body_len);
+    r->body[body_len] = '\0';
+    r->body_len = body_len;
+    r->headers = headers;
+    r->json = json_loadb(r->body, body_len, JSON_DECODE_ANY, NULL);
+    return true;
+}
+
+int raw_request(const server *s, const char *bytes, size_t len, int timeout_ms, raw_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)s->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    size_t sent = 0, got = 0, cap = 65536;
+    char *buf = malloc(cap);
+    bool sending = true, closed = false, whole = false;
+    double deadline = now_s() + timeout_ms / 1000.0;
+    while (!whole && !closed) {
+        if (sending && sent == len) {
+            shutdown(fd, SHUT_WR); /* the server sees the end: a short body is not waited for */
+            sending = false;
+        }
+        int left = (int)((deadline - now_s()) * 1000);
+        struct pollfd p = {.fd = fd, .events = POLLIN | (sending ? POLLOUT : 0)};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        if (sending && (p.revents & (POLLOUT | POLLERR))) {
+            ssize_t k = send(fd, bytes + sent, len - sent, MSG_NOSIGNAL);
+            if (k > 0)
+                sent += (size_t)k;
+            else if (k < 0 && errno != EAGAIN && errno != EINTR)
+                sending = false; /* the server stopped reading: its answer may be there */
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (got + 4096 > cap)
+                buf = realloc(buf, cap *= 2);
+            ssize_t k = read(fd, buf + got, cap - got);
+            if (k > 0)
+                got += (size_t)k;
+            else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+                closed = true;
+        }
+        whole = raw_parse(buf, got, closed, out);
+    }
+    if (!whole && !raw_parse(buf, got, true, out)) {
+        out->timed_out = !closed;
+        out->head = strdup("");
+        out->body = strndup(buf, got); /* whatever came, for the failure message */
+        out->body_len = strlen(out->body);
+        out->headers = json_object();
+    }
+    free(buf);
+    close(fd);
+    return 0;
+}
+
+void raw_resp_free(raw_resp *r)
+{
+    free(r->head);
+    free(r->body);
+    json_decref(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
 int run_switchboard(const server *s, const char *const *args, char *out, size_t outlen)
 {
     const char *argv[32] = {bin()};

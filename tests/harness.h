@@ -51,6 +51,27 @@ resp admin(const server *s, const char *method, const char *path, const char *bo
 const char *header(const resp *r, const char *name);
 void resp_free(resp *r);
 
+/** One HTTP/1.1 answer read off a raw connection (raw_request). */
+typedef struct raw_resp {
+    int status;      /* 0: the connection closed, or the wait ran out, before a status line */
+    bool timed_out;  /* the wait ran out before the answer was whole */
+    char *head;      /* the status line and header lines, NUL-terminated */
+    char *body;      /* body_len bytes (it may hold NULs), NUL-terminated */
+    size_t body_len;
+    json_t *headers; /* lower-case name -> last value */
+    json_t *json;    /* the body parsed, or NULL */
+} raw_resp;
+
+/**
+ * Sends len bytes verbatim on a new connection to s, shuts down its sending side, and reads the
+ * first answer (as long as its Content-Length says, else up to the close), for at most
+ * timeout_ms. Sending and reading interleave, so an answer to a request that is still being sent
+ * (an early 413) is read, not lost.
+ * @return 0, or -1 when no connection could be made (out is then empty)
+ */
+int raw_request(const server *s, const char *bytes, size_t len, int timeout_ms, raw_resp *out);
+void raw_resp_free(raw_resp *r);
+
 /** Runs the switchboard binary with args on s's data directory; @return its exit status. */
 int run_switchboard(const server *s, const char *const *args, char *out, size_t outlen);
 
