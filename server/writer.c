@@ -159,7 +159,15 @@ static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json
             value = op->type == SB_OP_PATCH ? sb_merge_patch(existing, op->value)
                                             : json_incref(op->value);
             json_t *errors = sb_json_check(json_array());
-            if (sb_doc_validate(op->kind, value, errors) != 0)
+            size_t size = json_dumpb(value, NULL, 0, JSON_COMPACT);
+            if (size > SB_DOC_MAX) /* a batch's document, or what a merge patch made */
+                problem = sb_problem(SB_P_TOO_LARGE, NULL,
+                                     "%s would be %zu bytes as compact JSON; a document is at "
+                                     "most %d",
+                                     where, size, SB_DOC_MAX);
+            if (problem != NULL)
+                json_decref(errors);
+            else if (sb_doc_validate(op->kind, value, errors) != 0)
                 problem =
                     w->n_ops > 1
                         ? sb_problem(SB_P_INVALID, batch_errors(errors, i),

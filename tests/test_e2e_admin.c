@@ -276,6 +276,39 @@ Test(admin, oversized_document_is_413)
     free(body);
 }
 
+/* A batch's documents, and what a merge patch makes, are held to 64 KiB too. */
+Test(admin, documents_grown_past_64k_by_a_patch_or_sent_in_a_batch_are_413)
+{
+    size_t n = 40 * 1024;
+    char *text = malloc(n + 1), *body = malloc(n + 256);
+    memset(text, 'x', n);
+    text[n] = '\0';
+    snprintf(body, n + 256, "{\"enabled\":true,\"description\":\"%s\"}", text);
+    resp r = admin(&S, "PUT", "/admin/providers/big", body, NULL);
+    cr_assert_eq(r.status, 201, "40 KiB is a document: %s", r.body);
+    resp_free(&r);
+    long long rev = revision_of(&S);
+    snprintf(body, n + 256, "{\"enabled\":false,\"extra\":\"%s\"}", text);
+    r = admin(&S, "PATCH", "/admin/providers/big", body, NULL);
+    cr_assert(r.status == 413 || r.status == 422, "80 KiB after the patch: %ld", r.status);
+    cr_assert_str_eq(header(&r, "content-type"), "application/problem+json");
+    resp_free(&r);
+
+    char *batch = malloc(2 * n + 512);
+    snprintf(batch, 2 * n + 512,
+             "{\"ops\":[{\"op\":\"put\",\"key\":\"providers/huge\",\"value\":{\"enabled\":true,"
+             "\"description\":\"%s%s\"}}]}",
+             text, text);
+    r = admin(&S, "POST", "/admin/txn", batch, NULL);
+    cr_assert_eq(r.status, 413, "%s", r.body);
+    cr_assert_str_eq(header(&r, "content-type"), "application/problem+json");
+    resp_free(&r);
+    cr_assert_eq(revision_of(&S), rev, "neither was written");
+    free(batch);
+    free(body);
+    free(text);
+}
+
 Test(admin, txn_is_one_revision)
 {
     long long rev = revision_of(&S);
