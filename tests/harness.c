@@ -38,6 +38,47 @@ int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The reaper: a shell in its own session that reads paths on its stdin until this process has
+ * ended, however it ends (a failed assertion, a crash, a timeout's SIGTERM or SIGKILL to the
+ * whole process group), and then removes them. The write end is close-on-exec, so only this
+ * process holds it. */
+static int reaper = -1;
+
+static void remove_when_done(const char *path)
+{
+    if (reaper < 0) {
+        int p[2];
+        cr_assert(pipe2(p, O_CLOEXEC) == 0);
+        pid_t pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+            setsid();
+            dup2(p[0], 0);
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, 1);
+            dup2(null, 2);
+            close_range(3, ~0U, 0);
+            execl("/bin/sh", "sh", "-c",
+                  "while read -r p; do set -- \"$@\" \"$p\"; done;"
+                  "rm -rf -- \"$@\" || { sleep 1; rm -rf -- \"$@\"; }",
+                  "reaper", (char *)NULL);
+            _exit(127);
+        }
+        close(p[0]);
+        reaper = p[1];
+        signal(SIGPIPE, SIG_IGN); /* should the reaper be gone, a write fails, nothing more */
+    }
+    dprintf(reaper, "%s\n", path);
+}
+
+void temp_dir(char *dir, size_t len, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, len, "%s/sb-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+    remove_when_done(dir);
+}
+
 static bool port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -74,10 +115,11 @@ static void spawn(server *s)
     }
 }
 
-/* Waits until the server accepts connections; false if it exited first. */
+/* Waits until the server accepts connections; false if it exited first, or after 30 s (a
+ * sanitizer build on a busy machine takes its time). */
 static bool wait_up(server *s)
 {
-    for (int i = 0; i < 500; i++) {
+    for (double start = now_s(); now_s() - start < 30;) {
         int status;
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
@@ -98,9 +140,9 @@ void server_start(server *s, const char *const *extra)
 void server_start_on(server *s, int port, const char *const *extra)
 {
     memset(s, 0, sizeof *s);
-    strcpy(s->dir, "/tmp/sb-e2e-XXXXXX");
-    cr_assert_not_null(mkdtemp(s->dir));
+    temp_dir(s->dir, sizeof s->dir, "e2e");
     snprintf(s->log, sizeof s->log, "%s.log", s->dir);
+    remove_when_done(s->log);
     for (int i = 0; extra && extra[i]; i++)
         s->args[s->n_args++] = extra[i];
     for (int attempt = 0; attempt < 3; attempt++) { /* the free port may be taken meanwhile */
@@ -133,7 +175,7 @@ int server_stop(server *s, int sig)
         return -1;
     kill(s->pid, sig);
     int status = 0;
-    for (int i = 0; i < 1000; i++) {
+    for (double start = now_s(); now_s() - start < 10;) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -100 - WTERMSIG(status);

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,18 @@ Test(sbctl, route_goes_through_the_library)
     cr_assert(strstr(out, "(no route)"), "%s", out);
 }
 
+/* The lines in the file at path so far. */
+static int lines_in(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    for (int c; f != NULL && (c = getc(f)) != EOF;)
+        n += c == '\n';
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
 Test(sbctl, watch_prints_each_change)
 {
     server_start(&S, NULL);
@@ -285,14 +298,21 @@ Test(sbctl, watch_prints_each_change)
     snprintf(log, sizeof log, "%s/watch.log", S.dir);
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed test leaves no watch behind */
         freopen(log, "w", stdout);
         execl(getenv("SBCTL_BIN"), "sbctl", "--url", url, "route", "performance", "--watch",
               "--json", (char *)NULL);
         _exit(127);
     }
-    usleep(500 * 1000);
+    /* The first answer printed, and the long-poll open. */
+    for (double t0 = now_s(); lines_in(log) < 1 && now_s() - t0 < 30;)
+        usleep(20 * 1000);
+    for (double t0 = now_s(); metric_now(&S, "switchboard_watchers") != 1 && now_s() - t0 < 30;)
+        usleep(20 * 1000);
     cr_assert_eq(sbctl("provider", "disable", "openai"), 0);
-    usleep(500 * 1000); /* far less than the 5 s TTL: the change arrives by long-poll */
+    /* Less than the 5 s TTL: a change that arrives in time came by long-poll. */
+    for (double t0 = now_s(); lines_in(log) < 2 && now_s() - t0 < 4;)
+        usleep(20 * 1000);
     kill(pid, SIGTERM);
     int status;
     waitpid(pid, &status, 0);
