@@ -231,16 +231,30 @@ static long long wait_ready(CURL *c)
     return -1;
 }
 
+/* A free port below the kernel's ephemeral range: no outgoing connection takes it as its local
+ * port while the server is down between a kill and its restart. */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        die("no free port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
+    int low = 32768, high;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose(f);
+    }
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int i = 0; low > 4096 && i < 1000; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)(low / 2 + rand_r(&seed) % (low / 2))),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return ntohs(a.sin_port);
+    }
+    die("no free port below %d", low);
+    return -1;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -297,7 +311,7 @@ static void value_of(writer *w, int k, const char *desc, bool whole, char *out, 
 static bool write_once(writer *w, CURL *c, long long n)
 {
     int k = rand_r(&w->seed) % KEYS, op = rand_r(&w->seed) % 10;
-    char body[2048], path[96], desc[DESC_LEN];
+    char body[2048], path[96], desc[DESC_LEN - 2]; /* room for ".<i>" */
     int touched[3] = {k, -1, -1}, nt = 1;
     snprintf(desc, sizeof desc, "w%d n%lld", w->id, n);
     if (op < 2) { /* a txn of 2 or 3 keys, each put */
@@ -306,7 +320,7 @@ static bool write_once(writer *w, CURL *c, long long n)
         for (int i = 0; i < nt; i++) {
             char value[512], d[DESC_LEN];
             touched[i] = (k + i) % KEYS;
-            snprintf(d, sizeof d, "%s.%d", desc, i);
+            snprintf(d, sizeof d, "%s.%c", desc, (char)('0' + i));
             value_of(w, touched[i], d, true, value, sizeof value);
             len += snprintf(body + len, sizeof body - (size_t)len,
                             "%s{\"op\":\"put\",\"key\":\"%s\",\"value\":%s}", i ? "," : "",
@@ -329,7 +343,7 @@ static bool write_once(writer *w, CURL *c, long long n)
     if (ok) {
         for (int i = 0; i < nt; i++) {
             key_state *ks = &w->keys[touched[i]];
-            snprintf(ks->acked, DESC_LEN, "%s", ks->in_flight);
+            memcpy(ks->acked, ks->in_flight, DESC_LEN);
             ks->in_flight[0] = '\0';
             ks->acked_rev = json_integer_value(rev);
         }

@@ -27,8 +27,38 @@ static const char *bin(void)
     return b;
 }
 
+/* Whether port can be bound on 127.0.0.1 now. */
+static bool bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A port below the kernel's ephemeral range, so that no outgoing connection (of this test, or
+ * of anything else on the machine) takes it as its local port between this call and the
+ * server's bind, or between a server's kill and its restart on the same port. */
 int free_port(void)
 {
+    static unsigned seed;
+    int low = 32768, high;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose(f);
+    }
+    if (seed == 0)
+        seed = (unsigned)getpid() ^ (unsigned)(now_s() * 1e6);
+    for (int i = 0; low > 4096 && i < 100; i++) {
+        int port = low / 2 + rand_r(&seed) % (low / 2);
+        if (bindable(port))
+            return port;
+    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -276,10 +306,11 @@ resp request(const server *s, const char *method, const char *path, const char *
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r.headers);
-    /* Generous: a write waits for an fsync, and the whole suite shares two CPUs and a disk. */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+    /* Generous: a write waits for an fsync, and on a busy machine's disk one took over 15 s. */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s\nthe end of the server's log:\n%s", method, path,
+                 curl_easy_strerror(rc), server_log(s));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);

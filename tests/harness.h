@@ -66,7 +66,8 @@ int run_program(const char *const *argv, const char *const *env, char *out, size
  *  timeout. Server data directories and their logs are made this way. */
 void temp_dir(char *dir, size_t len, const char *name);
 
-/** A loopback port that was free a moment ago. */
+/** A loopback port that was free a moment ago, below the ephemeral range (so that no outgoing
+ *  connection takes it meanwhile). */
 int free_port(void);
 
 /** The whole file at path, NUL-terminated (free it); asserts it can be read. */

@@ -19,7 +19,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(admin, .init = up, .fini = down, .timeout = 30);
+TestSuite(admin, .init = up, .fini = down, .timeout = 120);
 
 static char *etag_of(const char *path)
 {

@@ -30,7 +30,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(client, .fini = down, .timeout = 60);
+TestSuite(client, .fini = down, .timeout = 120);
 
 static sb_client *client_for(int port, unsigned ttl_ms, const char *tenant, const char *defaults)
 {

@@ -26,7 +26,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(conformance, .init = up, .fini = down, .timeout = 120);
+TestSuite(conformance, .init = up, .fini = down, .timeout = 180);
 
 static const char *root(void)
 {

@@ -22,7 +22,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(lifecycle, .fini = down, .timeout = 60);
+TestSuite(lifecycle, .fini = down, .timeout = 120);
 
 Test(lifecycle, demo_topology_by_default)
 {
@@ -261,7 +261,7 @@ Test(lifecycle, tls_with_http2)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     cr_assert_eq(curl_easy_perform(c), CURLE_OK);
     long status, version;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -24,7 +24,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(ops, .fini = down, .timeout = 60);
+TestSuite(ops, .fini = down, .timeout = 120);
 
 static char *scrape(void)
 {

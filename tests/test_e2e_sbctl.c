@@ -24,16 +24,17 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(sbctl, .fini = down, .timeout = 60);
+TestSuite(sbctl, .fini = down, .timeout = 120);
 
 /* Runs sbctl against S with the token from its data directory; args end with NULL. */
 static int sbctl_env(const char *const *env, const char *first, ...)
 {
     static char url[64];
     snprintf(url, sizeof url, "--url=http://127.0.0.1:%d", S.port);
-    const char *argv[40] = {getenv("SBCTL_BIN"), url, "--data", S.dir};
+    /* A write waits for an fsync, which a busy disk can hold up for seconds. */
+    const char *argv[40] = {getenv("SBCTL_BIN"), url, "--timeout", "60000", "--data", S.dir};
     cr_assert_not_null(argv[0], "SBCTL_BIN is not set (run the tests through meson)");
-    int n = 4;
+    int n = 6;
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
