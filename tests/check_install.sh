@@ -4,7 +4,7 @@
 # usage: check_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
-dest=$(mktemp -d /tmp/sb-install-XXXXXX)
+dest=$(mktemp -d "${TMPDIR:-/tmp}/sb-install-XXXXXX")
 trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
 prefix=$(meson introspect "$build" --buildoptions | python3 -c \

@@ -27,8 +27,38 @@ static const char *bin(void)
     return b;
 }
 
+/* Whether port can be bound on 127.0.0.1 now. */
+static bool bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A port below the kernel's ephemeral range, so that no outgoing connection (of this test, or
+ * of anything else on the machine) takes it as its local port between this call and the
+ * server's bind, or between a server's kill and its restart on the same port. */
 int free_port(void)
 {
+    static unsigned seed;
+    int low = 32768, high;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose(f);
+    }
+    if (seed == 0)
+        seed = (unsigned)getpid() ^ (unsigned)(now_s() * 1e6);
+    for (int i = 0; low > 4096 && i < 100; i++) {
+        int port = low / 2 + rand_r(&seed) % (low / 2);
+        if (bindable(port))
+            return port;
+    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -36,6 +66,47 @@ int free_port(void)
               getsockname(fd, (struct sockaddr *)&a, &len) == 0);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+/* The reaper: a shell in its own session that reads paths on its stdin until this process has
+ * ended, however it ends (a failed assertion, a crash, a timeout's SIGTERM or SIGKILL to the
+ * whole process group), and then removes them. The write end is close-on-exec, so only this
+ * process holds it. */
+static int reaper = -1;
+
+static void remove_when_done(const char *path)
+{
+    if (reaper < 0) {
+        int p[2];
+        cr_assert(pipe2(p, O_CLOEXEC) == 0);
+        pid_t pid = fork();
+        cr_assert(pid >= 0);
+        if (pid == 0) {
+            setsid();
+            dup2(p[0], 0);
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, 1);
+            dup2(null, 2);
+            close_range(3, ~0U, 0);
+            execl("/bin/sh", "sh", "-c",
+                  "while read -r p; do set -- \"$@\" \"$p\"; done;"
+                  "rm -rf -- \"$@\" || { sleep 1; rm -rf -- \"$@\"; }",
+                  "reaper", (char *)NULL);
+            _exit(127);
+        }
+        close(p[0]);
+        reaper = p[1];
+        signal(SIGPIPE, SIG_IGN); /* should the reaper be gone, a write fails, nothing more */
+    }
+    dprintf(reaper, "%s\n", path);
+}
+
+void temp_dir(char *dir, size_t len, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, len, "%s/sb-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
+    remove_when_done(dir);
 }
 
 static bool port_open(int port)
@@ -74,10 +145,11 @@ static void spawn(server *s)
     }
 }
 
-/* Waits until the server accepts connections; false if it exited first. */
+/* Waits until the server accepts connections; false if it exited first, or after 30 s (a
+ * sanitizer build on a busy machine takes its time). */
 static bool wait_up(server *s)
 {
-    for (int i = 0; i < 500; i++) {
+    for (double start = now_s(); now_s() - start < 30;) {
         int status;
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
@@ -98,9 +170,9 @@ void server_start(server *s, const char *const *extra)
 void server_start_on(server *s, int port, const char *const *extra)
 {
     memset(s, 0, sizeof *s);
-    strcpy(s->dir, "/tmp/sb-e2e-XXXXXX");
-    cr_assert_not_null(mkdtemp(s->dir));
+    temp_dir(s->dir, sizeof s->dir, "e2e");
     snprintf(s->log, sizeof s->log, "%s.log", s->dir);
+    remove_when_done(s->log);
     for (int i = 0; extra && extra[i]; i++)
         s->args[s->n_args++] = extra[i];
     for (int attempt = 0; attempt < 3; attempt++) { /* the free port may be taken meanwhile */
@@ -133,7 +205,7 @@ int server_stop(server *s, int sig)
         return -1;
     kill(s->pid, sig);
     int status = 0;
-    for (int i = 0; i < 1000; i++) {
+    for (double start = now_s(); now_s() - start < 10;) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
             s->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -100 - WTERMSIG(status);
@@ -234,10 +306,11 @@ resp request(const server *s, const char *method, const char *path, const char *
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r.headers);
-    /* Generous: a write waits for an fsync, and the whole suite shares two CPUs and a disk. */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+    /* Generous: a write waits for an fsync, and on a busy machine's disk one took over 15 s. */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     CURLcode rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s\nthe end of the server's log:\n%s", method, path,
+                 curl_easy_strerror(rc), server_log(s));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);

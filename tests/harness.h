@@ -1,8 +1,9 @@
 /*
  * End-to-end test harness: starts the real switchboard binary ($SWITCHBOARD_BIN) on a free
  * 127.0.0.1 port with a temporary data directory, and speaks HTTP to it with libcurl.
- * The server is tied to the test process (PR_SET_PDEATHSIG), so a crashed test leaves no
- * server behind; every request has a timeout.
+ * The server is tied to the test process (PR_SET_PDEATHSIG), and its directories are removed
+ * when the test process ends (temp_dir), so a failed, crashed or timed-out test leaves no server
+ * and no files behind; every request has a timeout.
  */
 #ifndef SB_HARNESS_H
 #define SB_HARNESS_H
@@ -81,7 +82,13 @@ int run_switchboard(const server *s, const char *const *args, char *out, size_t 
 int run_program(const char *const *argv, const char *const *env, char *out, size_t outlen,
                 char *err, size_t errlen);
 
-/** A loopback port that was free a moment ago. */
+/** Makes a new directory $TMPDIR/sb-<name>-XXXXXX (TMPDIR defaults to /tmp) into dir, and has it
+ *  removed when this test process ends, however it ends: a failed assertion, a crash or a
+ *  timeout. Server data directories and their logs are made this way. */
+void temp_dir(char *dir, size_t len, const char *name);
+
+/** A loopback port that was free a moment ago, below the ephemeral range (so that no outgoing
+ *  connection takes it meanwhile). */
 int free_port(void);
 
 /** The whole file at path, NUL-terminated (free it); asserts it can be read. */

@@ -16,7 +16,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(changes, .init = up, .fini = down, .timeout = 30);
+TestSuite(changes, .init = up, .fini = down, .timeout = 120);
 
 static const char *const trace =
     "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

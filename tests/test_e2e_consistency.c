@@ -14,7 +14,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(consistency, .fini = down, .timeout = 60);
+TestSuite(consistency, .fini = down, .timeout = 120);
 
 /* Two consistent states: a on and b off, or a off and b on. A batch swaps them atomically. */
 static const char *const state_a =
@@ -51,7 +51,7 @@ static void *reader(void *arg)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     while (!atomic_load(&done)) {
         long long rev = 0;
         body[0] = '\0';

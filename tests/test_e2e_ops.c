@@ -24,7 +24,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(ops, .fini = down, .timeout = 60);
+TestSuite(ops, .fini = down, .timeout = 120);
 
 static char *scrape(void)
 {
@@ -174,7 +174,7 @@ static void watch_start(watch *w, const char *path, const char *etag_path)
 
 static void wait_for_watchers(double n)
 {
-    for (int i = 0; i < 200 && metric_now(&S, "switchboard_watchers") != n; i++)
+    for (double t0 = now_s(); metric_now(&S, "switchboard_watchers") != n && now_s() - t0 < 30;)
         usleep(10 * 1000);
     cr_assert_eq(metric_now(&S, "switchboard_watchers"), n, "%g watchers are waiting", n);
 }
@@ -183,9 +183,9 @@ Test(ops, a_watch_wakes_on_its_change_and_only_then)
 {
     server_start(&S, (const char *const[]){"--threads", "2", NULL});
     watch sec, doc, topo;
-    watch_start(&sec, "/config/security?wait=10", "/config/security");
+    watch_start(&sec, "/config/security?wait=30", "/config/security");
     watch_start(&doc, "/config/documentation?wait=2", "/config/documentation");
-    watch_start(&topo, "/topology?wait=10", "/topology");
+    watch_start(&topo, "/topology?wait=30", "/topology");
     wait_for_watchers(3);
     resp w = admin(&S, "PATCH", "/admin/providers/openai", "{\"enabled\":false}", NULL);
     double acked = now_s();
@@ -195,7 +195,8 @@ Test(ops, a_watch_wakes_on_its_change_and_only_then)
     pthread_join(topo.t, NULL);
     double woke = now_s() - acked;
     cr_assert_eq(sec.r.status, 200, "security changed: the new answer");
-    cr_assert_lt(woke, 0.5, "woken by the write, not the timeout (%.3f s)", woke);
+    /* Bounds that a busy machine meets, far from the 30 s the watch would wait. */
+    cr_assert_lt(woke, 10, "woken by the write, not the timeout (%.3f s)", woke);
     resp now = request(&S, "GET", "/config/security", NULL, NULL);
     cr_assert_str_eq(header(&sec.r, "etag"), header(&now, "etag"));
     cr_assert_str_eq(sec.r.body, now.body);
@@ -205,7 +206,7 @@ Test(ops, a_watch_wakes_on_its_change_and_only_then)
     pthread_join(doc.t, NULL);
     cr_assert_eq(doc.r.status, 304, "%ld %s", doc.r.status, doc.r.body);
     cr_assert_geq(doc.took, 1.9, "an unchanged answer waits out its time: %.3f s", doc.took);
-    cr_assert_leq(doc.took, 3.0);
+    cr_assert_leq(doc.took, 10.0, "and then ends: %.3f s", doc.took);
     cr_assert_eq(metric_now(&S, "switchboard_watchers"), 0);
     char *m = scrape();
     cr_assert_eq(metric_in(m, "switchboard_requests_total{route=\"watch\",code=\"200\"}"), 2);
@@ -227,7 +228,7 @@ Test(ops, a_watch_answers_at_once_when_the_tag_is_old_or_absent)
     r = request(&S, "GET", "/config/security?wait=30", NULL, NULL);
     cr_assert_eq(r.status, 200);
     resp_free(&r);
-    cr_assert_lt(now_s() - t0, 0.5);
+    cr_assert_lt(now_s() - t0, 10, "not the 30 s a watch waits");
     const char *bad[] = {"/config/security?wait=x", "/config/security?wait=-1",
                          "/topology?wait=1.5", "/config/security?wait="};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -266,7 +267,9 @@ Test(ops, many_watchers_on_every_thread_and_a_deleted_role)
                          "anthropic/claude-opus-4-7");
         resp_free(&ws[i].r);
     }
-    cr_assert_lt(now_s() - acked, 1.0, "every watcher, on both threads, woken at once");
+    cr_assert_lt(now_s() - acked, 10,
+                 "every watcher, on both threads, woken by the write, "
+                 "not their 20 s timeout");
     pthread_join(gone.t, NULL);
     cr_assert_eq(gone.r.status, 404, "a deleted role ends its watches");
     resp_free(&gone.r);
@@ -282,7 +285,7 @@ Test(ops, shutdown_ends_waiting_watches)
     cr_assert_eq(server_stop(&S, SIGTERM), 0, "%s", server_log(&S));
     pthread_join(w.t, NULL);
     cr_assert_eq(w.r.status, 304);
-    cr_assert_lt(now_s() - t0, 3.0, "a watch does not hold up the shutdown");
+    cr_assert_lt(now_s() - t0, 10, "a watch does not hold up the shutdown for its 60 s");
     resp_free(&w.r);
 }
 

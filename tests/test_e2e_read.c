@@ -17,7 +17,7 @@ static void down(void)
     server_cleanup(&S);
 }
 
-TestSuite(read, .init = up, .fini = down, .timeout = 30);
+TestSuite(read, .init = up, .fini = down, .timeout = 120);
 
 /* The ETag DESIGN.md specifies, computed here independently of the server's code. */
 static void expected_etag(const char *body, char out[32])

@@ -11,7 +11,7 @@
 #include "store.h"
 #include "util.h"
 
-static char dir[64];
+static char dir[256];
 
 static int rm_one(const char *p, const struct stat *st, int f, struct FTW *w)
 {
@@ -20,7 +20,7 @@ static int rm_one(const char *p, const struct stat *st, int f, struct FTW *w)
 
 static void mk(void)
 {
-    strcpy(dir, "/tmp/sb-store-XXXXXX");
+    snprintf(dir, sizeof dir, "%s/sb-store-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     cr_assert_not_null(mkdtemp(dir));
 }
 

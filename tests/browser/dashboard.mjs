@@ -11,7 +11,7 @@
 // usage: SWITCHBOARD_BIN=build/server/switchboard node tests/browser/dashboard.mjs
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { request as httpRequest, createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,15 +26,25 @@ const topology = JSON.parse(readFileSync(join(here, 'topology.json'), 'utf8'));
 
 let server, browser, base, token, page, serverLog = '';
 let steps = 0;
-const started = []; // every server and data directory, for the cleanup
+const started = []; // every server, for the cleanup
+
+// Every temporary file of this run, the servers' data directories and Chromium's and
+// playwright's own files, goes into one directory. As in tests/harness.c, a shell in its own
+// session removes it once this process has ended, however it ends: meson's timeout kills the
+// whole process group, and gives it half a second after SIGTERM.
+const work = mkdtempSync(join(tmpdir(), 'sb-browser-'));
+process.env.TMPDIR = work;
+const reaper = spawn('sh', ['-c', 'cat >/dev/null; rm -rf -- "$0" || { sleep 1; rm -rf -- "$0"; }', work],
+  { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+reaper.unref();
+reaper.stdin.unref?.();
 
 function cleanup() {
-  for (const { proc, dir } of started) {
+  for (const { proc } of started)
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 process.on('exit', cleanup);
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(1));
 setTimeout(() => {
   console.log('not ok - the run took over 100 s\n# server log:\n# ' + serverLog.split('\n').join('\n# '));
   process.exit(1);
@@ -61,7 +71,7 @@ async function step(name, fn) {
     process.exit(1);
   }
 }
-async function waitFor(what, fn, ms = 5000) {
+async function waitFor(what, fn, ms = 20_000) { // generous: CI machines are small and busy
   const end = performance.now() + ms; // monotonic: a wall-clock step must not end a wait
   let last;
   for (;;) {
@@ -124,13 +134,14 @@ async function rolesMatchTheApi() {
    helpers above talk to. */
 async function startServer(args) {
   assert(bin, 'SWITCHBOARD_BIN is not set');
-  const dir = mkdtempSync(join(tmpdir(), 'sb-browser-'));
+  const dir = mkdtempSync(join(work, 'server-'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   serverLog = '';
-  server = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data', dir, '--threads', '2', ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  started.push({ proc: server, dir });
+  // setpriv: the server is killed when this process dies, however it dies.
+  server = spawn('setpriv', ['--pdeathsig', 'KILL', bin, '--listen', `127.0.0.1:${port}`, '--data', dir,
+    '--threads', '2', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.push({ proc: server });
   server.stderr.on('data', (d) => { serverLog += d; });
   await waitFor('GET /readyz', async () => (await api('GET', '/readyz')).status === 200);
   token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
@@ -203,7 +214,7 @@ let before;
 await step('a click on a switch shows the dry-run plan and writes nothing', async () => {
   before = await revision();
   await switchOf('groq').click();
-  await page.waitForSelector('#plan[open]', { timeout: 5000 });
+  await page.waitForSelector('#plan[open]', { timeout: 20_000 });
   eq(await page.textContent('#plan-title'), 'Disable groq?', 'the plan title');
   const dry = await api('PATCH', '/admin/providers/groq?dry_run=1', { body: { enabled: false }, auth: true });
   eq(dry.status, 200, 'the dry run over HTTP');
