@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include <h2o.h>
+#include <jansson.h>
 
 #include "parse.h"
+#include "util.h"
 
 static void fail(const char *what, const uint8_t *data, size_t size)
 {
@@ -132,6 +134,34 @@ static void etag_list(const uint8_t *data, size_t size)
         sb_etag_list_match(nl + 1, size - (size_t)(nl + 1 - list), list, (size_t)(nl - list));
 }
 
+/* The helpers that keep request text from aborting the server in jansson (util.c). */
+static void utf8(const uint8_t *data, size_t size, const char *text, size_t len)
+{
+    bool valid = sb_utf8_valid(text, len);
+    json_t *j = json_stringn(text, len);
+    CHECK(valid == (j != NULL), "sb_utf8_valid and jansson disagree");
+    json_decref(j);
+    char out[256];
+    size_t caps[] = {1, 4, 17, sizeof out};
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
+        size_t n = sb_utf8_copy(out, caps[i], text, len);
+        CHECK(n < caps[i] && out[n] == '\0' && sb_utf8_valid(out, n),
+              "sb_utf8_copy gave text that is not UTF-8 or does not fit");
+        CHECK(!valid || memchr(text, '\0', len) != NULL || (n <= len && memcmp(out, text, n) == 0),
+              "sb_utf8_copy changed valid text");
+        j = json_string(out);
+        CHECK(j != NULL, "jansson refuses what sb_utf8_copy gave");
+        json_decref(j);
+    }
+    size_t maxes[] = {0, 3, len / 2, 1024};
+    for (size_t i = 0; i < sizeof maxes / sizeof *maxes; i++) {
+        size_t n = sb_utf8_cut(text, len, maxes[i]);
+        CHECK(n <= maxes[i] && n <= len && sb_utf8_valid(text, n),
+              "sb_utf8_cut cut inside a character or past max");
+        CHECK(!valid || n == (len < maxes[i] ? len : n), "sb_utf8_cut dropped valid text");
+    }
+}
+
 static void path(const uint8_t *data, size_t size)
 {
     h2o_mem_pool_t pool;
@@ -144,6 +174,7 @@ static void path(const uint8_t *data, size_t size)
     for (size_t i = 0; i + 3 <= p.len; i++)
         CHECK(memcmp(p.base + i, "/..", 3) != 0 || (i + 3 < p.len && p.base[i + 3] != '/'),
               "a normalized path keeps a '..' segment");
+    utf8(data, size, p.base, p.len); /* what a 404 on that path puts in its detail */
     h2o_mem_clear_pool(&pool);
 }
 
@@ -157,6 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     query(data, size);
     traceparent(data, size);
     etag_list(data, size);
+    utf8(data, size, (const char *)data, size);
     path(data, size);
     return 0;
 }
