@@ -43,8 +43,7 @@ static json_t *parse_body(h2o_req_t *req, size_t max)
     return v;
 }
 
-/* The If-Match header into *m (SB_MATCH_NONE when absent); -1 when it is malformed (answered 400).
- */
+/* The If-Match header into *m (SB_MATCH_NONE when absent); -1 when malformed (answered 400). */
 static int if_match(h2o_req_t *req, sb_match *m)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
