@@ -6,7 +6,8 @@
  *      argument may change;
  *   1: a configuration {kind: {id: document}} in JSON, resolved for each role it names, with no
  *      tenant, each tenant and an unknown one: the JSON answer (sb_resolve) dumped compactly must
- *      be the canonical bytes sb_resolve_text gives, the bytes the snapshot serves;
+ *      be the canonical bytes sb_resolve_text gives, the bytes the snapshot serves, and the
+ *      dependencies it reports must hold the role and the tenant;
  *   2: a configuration built from the bytes (at most 48 pairs) out of a small vocabulary,
  *      resolved the same way, then checked as a topology and across documents.
  * Any disagreement aborts, which libFuzzer reports as a crash.
@@ -122,8 +123,18 @@ static void agree(const json_t *docs, const char *role, const char *tenant)
 {
     json_t *answer = sb_resolve(docs, role, tenant);
     sb_buf text = {0};
+    sb_deps deps = {0};
     bool routed = false;
-    int rc = sb_resolve_text(docs, role, tenant, &text, NULL, &routed);
+    int rc = sb_resolve_text(docs, role, tenant, &text, &deps, &routed);
+    /* The answer depends on the role's document (and the tenant's) whether or not it exists. */
+    sb_deps_sort(&deps);
+    if (!sb_deps_has(deps.keys, deps.n, sb_deps_key(SB_ROLES, role)) ||
+        (tenant && !sb_deps_has(deps.keys, deps.n, sb_deps_key(SB_TENANTS, tenant))))
+        fail("the dependencies miss the role or the tenant", role, tenant);
+    for (size_t i = 1; i < deps.n; i++)
+        if (deps.keys[i - 1] >= deps.keys[i])
+            fail("sb_deps_sort left keys unsorted or repeated", role, tenant);
+    free(deps.keys);
     if ((answer == NULL) != (rc != 0))
         fail("sb_resolve and sb_resolve_text disagree on whether the role is assigned", role,
              tenant);
