@@ -43,28 +43,19 @@ static json_t *parse_body(h2o_req_t *req, size_t max)
     return v;
 }
 
-/* If-Match: "r<rev>" -> rev, "*" -> -2, absent -> -1; anything else answers 400 and gives -3. */
-static int64_t parse_if_match(h2o_req_t *req)
+/* The If-Match header into *m (SB_MATCH_NONE when absent); -1 when malformed (answered 400). */
+static int if_match(h2o_req_t *req, sb_match *m)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_MATCH, -1);
-    if (i == -1)
-        return -1;
-    h2o_iovec_t v = req->headers.entries[i].value;
-    if (v.len == 1 && v.base[0] == '*')
-        return -2;
-    if (v.len >= 4 && v.len < 24 && v.base[0] == '"' && v.base[1] == 'r' &&
-        v.base[v.len - 1] == '"') {
-        int64_t rev = 0;
-        size_t k = 2;
-        for (; k < v.len - 1 && v.base[k] >= '0' && v.base[k] <= '9'; k++)
-            rev = rev * 10 + (v.base[k] - '0');
-        if (k == v.len - 1)
-            return rev;
-    }
-    sb_reply_problem(req,
-                     sb_problem(SB_P_BAD_REQUEST, NULL,
-                                "If-Match must be \"r<revision>\" (the document's ETag) or *"));
-    return -3;
+    *m = (sb_match){SB_MATCH_NONE, 0};
+    if (i == -1 || sb_parse_if_match(req->headers.entries[i].value.base,
+                                     req->headers.entries[i].value.len, m) == 0)
+        return 0;
+    return sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                            "If-Match must be \"r<revision>\" (the document's "
+                                            "ETag, a revision up to %lld) or *",
+                                            (long long)INT64_MAX)),
+           -1;
 }
 
 /* X-Change-Reason, cut to MAX_REASON bytes on a character boundary, into *out (NULL when absent);
@@ -84,33 +75,29 @@ static int change_reason(h2o_req_t *req, char **out)
     return 0;
 }
 
-/* The trace id of a W3C traceparent header ("00-<32 hex>-<16 hex>-<2 hex>"), or a new one. */
+/* The trace id of the request's W3C traceparent header, or a new one when it has none valid. */
 static void trace_id(h2o_req_t *req, char out[33])
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("traceparent"), -1);
-    if (i != -1) {
-        h2o_iovec_t v = req->headers.entries[i].value;
-        bool ok = v.len >= 55 && v.base[2] == '-' && v.base[35] == '-';
-        for (size_t k = 3; ok && k < 35; k++)
-            ok = (v.base[k] >= '0' && v.base[k] <= '9') || (v.base[k] >= 'a' && v.base[k] <= 'f');
-        if (ok && strspn(v.base + 3, "0") < 32) { /* all zeros is invalid */
-            memcpy(out, v.base + 3, 32);
-            out[32] = '\0';
-            return;
-        }
-    }
+    if (i != -1 && sb_parse_traceparent(req->headers.entries[i].value.base,
+                                        req->headers.entries[i].value.len, out))
+        return;
     unsigned char raw[16];
     RAND_bytes(raw, sizeof raw);
     for (int k = 0; k < 16; k++)
         snprintf(out + 2 * k, 3, "%02x", raw[k]);
 }
 
-/* A flag in the query string: present as "1", "true" or with no value. */
-static bool query_flag(h2o_req_t *req, const char *name)
+/* A flag in the query string: 1 or 0 (absent is 0); -1 when its value is not one of
+ * sb_parse_flag's (answered 400). */
+static int query_flag(h2o_req_t *req, const char *name)
 {
     h2o_iovec_t v = sb_query_param(req, name);
-    return v.base != NULL && (v.len == 0 || h2o_memis(v.base, v.len, H2O_STRLIT("1")) ||
-                              h2o_memis(v.base, v.len, H2O_STRLIT("true")));
+    int flag = v.base == NULL ? 0 : sb_parse_flag(v.base, v.len);
+    if (flag < 0)
+        sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                         "?%s takes no value, or 1, true, 0 or false", name));
+    return flag;
 }
 
 /* A write of n_ops operations with the request's trace, flags and reason; NULL when the request
@@ -118,12 +105,13 @@ static bool query_flag(h2o_req_t *req, const char *name)
 static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
 {
     char *reason;
-    if (change_reason(req, &reason) != 0)
+    int dry_run = query_flag(req, "dry_run"), force = dry_run < 0 ? -1 : query_flag(req, "force");
+    if (force < 0 || change_reason(req, &reason) != 0)
         return NULL;
     sb_write *w = sb_write_new();
     trace_id(req, w->trace_id);
-    w->dry_run = query_flag(req, "dry_run");
-    w->force = query_flag(req, "force");
+    w->dry_run = dry_run;
+    w->force = force;
     w->ops = calloc(n_ops, sizeof *w->ops);
     if (w->ops == NULL)
         sb_json_check(NULL);
@@ -174,8 +162,8 @@ static int get_doc(h2o_req_t *req, const sb_snapshot *s, int kind, const char *i
 /* PUT, PATCH or DELETE of one document. */
 static int write_doc(h2o_req_t *req, const char *actor, int type, int kind, const char *id)
 {
-    int64_t if_match = parse_if_match(req);
-    if (if_match == -3)
+    sb_match match;
+    if (if_match(req, &match) != 0)
         return 0;
     bool create_only = false;
     ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
@@ -199,7 +187,7 @@ static int write_doc(h2o_req_t *req, const char *actor, int type, int kind, cons
                         .kind = kind,
                         .id = strdup(id),
                         .value = value,
-                        .if_match = if_match,
+                        .if_match = match,
                         .if_none_match = create_only};
     sb_req_submit_write(req, w);
     return 0;
@@ -231,6 +219,7 @@ static int txn(h2o_req_t *req, const char *actor)
     }
     for (size_t i = 0; i < n; i++) {
         static const char *const names[] = {"put", "patch", "delete"};
+        static const char bad_match[] = "if_match must be a revision number (0 or more)";
         json_t *o = json_array_get(ops, i);
         const char *opname = json_string_value(json_object_get(o, "op"));
         const char *key = json_string_value(json_object_get(o, "key"));
@@ -243,7 +232,6 @@ static int txn(h2o_req_t *req, const char *actor)
                 type = t;
         const char *slash = key ? strchr(key, '/') : NULL;
         int kind = slash ? sb_kind_lookup(key, (size_t)(slash - key)) : -1;
-        snprintf(path, sizeof path, "/ops/%zu", i);
         const char *problem =
             !json_is_object(o) ? "must be an object"
             : type < 0         ? "op must be put, patch or delete"
@@ -251,14 +239,15 @@ static int txn(h2o_req_t *req, const char *actor)
             : !sb_id_valid(kind, slash + 1, strlen(slash + 1)) ? "key has an invalid id"
             : (type == SB_OP_DELETE) != (value == NULL)
                 ? "value is required for put and patch, and not allowed for delete"
-            : im && !json_is_integer(im) ? "if_match must be a revision number"
-                                         : NULL;
+            : im && (!json_is_integer(im) || json_integer_value(im) < 0) ? bad_match
+                                                                         : NULL;
         if (problem == NULL) {
             size_t known = 2 + (value != NULL) + (im != NULL);
             if (json_object_size(o) != known)
                 problem = "has an unknown field (known: op, key, value, if_match)";
         }
         if (problem != NULL) {
+            snprintf(path, sizeof path, "/ops/%zu%s", i, problem == bad_match ? "/if_match" : "");
             sb_doc_error(errors, path, problem);
             json_t *p = sb_problem(SB_P_INVALID, errors, "operation %zu: %s", i, problem);
             json_object_set_new(p, "index", json_integer((json_int_t)i));
@@ -266,11 +255,12 @@ static int txn(h2o_req_t *req, const char *actor)
             json_decref(body);
             return sb_reply_problem(req, p);
         }
-        w->ops[i] = (sb_op){.type = type,
-                            .kind = kind,
-                            .id = strdup(slash + 1),
-                            .value = json_incref(value),
-                            .if_match = im ? (int64_t)json_integer_value(im) : -1};
+        w->ops[i] = (sb_op){
+            .type = type,
+            .kind = kind,
+            .id = strdup(slash + 1),
+            .value = json_incref(value),
+            .if_match = {im ? SB_MATCH_REVISION : SB_MATCH_NONE, (uint64_t)json_integer_value(im)}};
     }
     json_decref(errors);
     json_decref(body);
@@ -354,12 +344,8 @@ static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
         return sb_reply_problem(req,
                                 sb_problem(SB_P_INVALID, errors, "expected {\"to\": <revision>}"));
     }
-    int64_t if_match = parse_if_match(req);
-    if (if_match == -3) {
-        json_decref(body);
-        return 0;
-    }
-    sb_write *w = new_write(req, actor, 1);
+    sb_match match;
+    sb_write *w = if_match(req, &match) == 0 ? new_write(req, actor, 1) : NULL;
     if (w == NULL) {
         json_decref(body);
         return 0;
@@ -368,7 +354,7 @@ static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
                         .kind = kind,
                         .id = strdup(id),
                         .to = (uint64_t)json_integer_value(to),
-                        .if_match = if_match};
+                        .if_match = match};
     json_decref(body);
     sb_req_submit_write(req, w);
     return 0;

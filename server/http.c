@@ -215,41 +215,13 @@ int sb_reply_problem(h2o_req_t *req, json_t *problem)
     return sb_reply_json(req, status, problem, NULL, sb_req_snapshot(req)->revision);
 }
 
-/* One entity tag of an If-None-Match list equals etag, ignoring a W/ prefix (weak comparison). */
-static bool tag_in_list(const char *list, size_t len, const char *etag, size_t etag_len)
-{
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
-            i++;
-        if (i < len && list[i] == '*')
-            return true;
-        if (i + 2 <= len && list[i] == 'W' && list[i + 1] == '/')
-            i += 2;
-        size_t start = i;
-        if (i < len && list[i] == '"') {
-            for (i++; i < len && list[i] != '"'; i++)
-                ;
-            i++; /* the closing quote */
-        }
-        while (i < len && list[i] != ',')
-            i++; /* skip anything malformed up to the next separator */
-        size_t end = i <= len ? i : len;
-        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
-            end--;
-        if (end - start == etag_len && memcmp(list + start, etag, etag_len) == 0)
-            return true;
-    }
-    return false;
-}
-
 bool sb_if_none_match(h2o_req_t *req, const char *etag)
 {
     size_t etag_len = strlen(etag);
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, i)) != -1;) {
         const h2o_iovec_t *v = &req->headers.entries[i].value;
         if ((v->len == etag_len && memcmp(v->base, etag, etag_len) == 0) || /* the usual case */
-            tag_in_list(v->base, v->len, etag, etag_len))
+            sb_etag_list_match(v->base, v->len, etag, etag_len))
             return true;
     }
     return false;
@@ -312,19 +284,9 @@ h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name)
 {
     if (req->query_at == SIZE_MAX)
         return h2o_iovec_init(NULL, 0);
-    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t nlen = strlen(name);
-    while (q < end) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - q) >= nlen && memcmp(q, name, nlen) == 0 &&
-            (q + nlen == stop || q[nlen] == '=')) {
-            const char *v = q + nlen == stop ? stop : q + nlen + 1;
-            return h2o_iovec_init(v, (size_t)(stop - v));
-        }
-        q = stop + 1;
-    }
-    return h2o_iovec_init(NULL, 0);
+    size_t at = req->query_at + 1;
+    sb_span v = sb_query_value(req->path.base + at, req->path.len - at, name);
+    return h2o_iovec_init(v.p, v.len);
 }
 
 int64_t sb_query_number(h2o_req_t *req, const char *name, int64_t def, int64_t lo, int64_t hi)
@@ -332,13 +294,8 @@ int64_t sb_query_number(h2o_req_t *req, const char *name, int64_t def, int64_t l
     h2o_iovec_t v = sb_query_param(req, name);
     if (v.base == NULL)
         return def;
-    int64_t n = 0;
-    bool ok = v.len > 0 && v.len < 19;
-    for (size_t i = 0; ok && i < v.len; i++) {
-        ok = v.base[i] >= '0' && v.base[i] <= '9';
-        n = n * 10 + (v.base[i] - '0');
-    }
-    if (!ok || n < lo || n > hi) {
+    int64_t n;
+    if (sb_parse_number(v.base, v.len, &n) != 0 || n < lo || n > hi) {
         sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
                                          "%s must be a whole number from %lld to %lld", name,
                                          (long long)lo, (long long)hi));

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "parse.h"
 #include "snapshot.h"
 #include "writer.h"
 
@@ -98,8 +99,8 @@ int sb_require_scope(h2o_req_t *req, const sb_snapshot *s, int scope, const char
 
 /** The value of query parameter name, or {NULL, 0}. */
 h2o_iovec_t sb_query_param(h2o_req_t *req, const char *name);
-/** Query parameter name as a whole number in [lo, hi], def when absent; -1 (answered 400) when
- *  it is not one. */
+/** Query parameter name as a whole number in [lo, hi] (0 <= lo), def when absent; -1 (answered
+ *  400) when it is not one. */
 int64_t sb_query_number(h2o_req_t *req, const char *name, int64_t def, int64_t lo, int64_t hi);
 
 /** The watches of the request's thread. */

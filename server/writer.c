@@ -142,12 +142,14 @@ static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json
         const char *where = key_of(op, key, sizeof key);
         json_t *problem = NULL, *value = NULL;
 
-        if (op->if_match >= 0 && (existing == NULL || rev != op->if_match))
-            problem = existing
-                          ? sb_problem(SB_P_PRECONDITION, NULL, "%s is at revision %lld, not %lld",
-                                       where, (long long)rev, (long long)op->if_match)
-                          : sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
-        else if (op->if_match == -2 && existing == NULL)
+        if (op->if_match.kind == SB_MATCH_REVISION &&
+            (existing == NULL || (uint64_t)rev != op->if_match.revision))
+            problem =
+                existing
+                    ? sb_problem(SB_P_PRECONDITION, NULL, "%s is at revision %lld, not %llu", where,
+                                 (long long)rev, (unsigned long long)op->if_match.revision)
+                    : sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
+        else if (op->if_match.kind == SB_MATCH_ANY && existing == NULL)
             problem = sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
         else if (op->if_none_match && existing != NULL)
             problem = sb_problem(SB_P_PRECONDITION, NULL, "%s already exists (revision %lld)",

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "parse.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -24,7 +25,7 @@ typedef struct sb_op {
     char *id;
     json_t *value;      /* PUT: the document; PATCH: a merge patch; DELETE, ROLLBACK: NULL */
     uint64_t to;        /* ROLLBACK: the revision whose value to restore */
-    int64_t if_match;   /* -1: unconditional; -2: must exist; else its required revision */
+    sb_match if_match;  /* what the document must be at: nothing, existing, a revision */
     bool if_none_match; /* If-None-Match: *, the document must not exist */
     bool changed;       /* set by the writer: false when the result equals the document */
 } sb_op;
