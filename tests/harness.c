@@ -109,6 +109,19 @@ void temp_dir(char *dir, size_t len, const char *name)
     remove_when_done(dir);
 }
 
+void tls_cert(char cert[300], char key[300])
+{
+    char dir[256], cmd[1024];
+    temp_dir(dir, sizeof dir, "tls");
+    snprintf(cert, 300, "%s/cert.pem", dir);
+    snprintf(key, 300, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-keyout %s -out %s 2>/dev/null",
+             key, cert);
+    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+}
+
 static bool port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

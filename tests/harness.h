@@ -54,10 +54,10 @@ void resp_free(resp *r);
 
 /** One HTTP/1.1 answer read off a raw connection (raw_request). */
 typedef struct raw_resp {
-    int status;      /* 0: the connection closed, or the wait ran out, before a status line */
-    bool timed_out;  /* the wait ran out before the answer was whole */
-    char *head;      /* the status line and header lines, NUL-terminated */
-    char *body;      /* body_len bytes (it may hold NULs), NUL-terminated */
+    int status;     /* 0: the connection closed, or the wait ran out, before a status line */
+    bool timed_out; /* the wait ran out before the answer was whole */
+    char *head;     /* the status line and header lines, NUL-terminated */
+    char *body;     /* body_len bytes (it may hold NULs), NUL-terminated */
     size_t body_len;
     json_t *headers; /* lower-case name -> last value */
     json_t *json;    /* the body parsed, or NULL */
@@ -86,6 +86,10 @@ int run_program(const char *const *argv, const char *const *env, char *out, size
  *  removed when this test process ends, however it ends: a failed assertion, a crash or a
  *  timeout. Server data directories and their logs are made this way. */
 void temp_dir(char *dir, size_t len, const char *name);
+
+/** Makes a self-signed certificate for 127.0.0.1 and its key in a temp_dir; asserts openssl
+ *  could. cert and key receive their paths (300 bytes each). */
+void tls_cert(char cert[300], char key[300]);
 
 /** A loopback port that was free a moment ago, below the ephemeral range (so that no outgoing
  *  connection takes it meanwhile). */

@@ -241,15 +241,8 @@ Test(lifecycle, ttl_sets_max_age)
 
 Test(lifecycle, tls_with_http2)
 {
-    char dir[256], cmd[1024], cert[300], key[300];
-    temp_dir(dir, sizeof dir, "tls");
-    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
-    snprintf(key, sizeof key, "%s/key.pem", dir);
-    snprintf(cmd, sizeof cmd,
-             "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
-             "-keyout %s -out %s 2>/dev/null",
-             key, cert);
-    cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+    char cert[300], key[300];
+    tls_cert(cert, key);
     const char *args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
     server_start(&S, args);
 
