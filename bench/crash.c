@@ -23,6 +23,8 @@
  * Prints the figures; exits 1 on any lost write, revision regression, audit gap or refused
  * write, 2 when the server cannot be run.
  */
+#include "port.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -231,30 +233,14 @@ static long long wait_ready(CURL *c)
     return -1;
 }
 
-/* A free port below the kernel's ephemeral range: no outgoing connection takes it as its local
- * port while the server is down between a kill and its restart. */
+/* A free port below the kernel's ephemeral range (tests/port.h): no outgoing connection takes it
+ * as its local port while the server is down between a kill and its restart. */
 static int free_port(void)
 {
-    int low = 32768, high;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%d %d", &low, &high) != 2)
-            low = 32768;
-        fclose(f);
-    }
-    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
-    for (int i = 0; low > 4096 && i < 1000; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)(low / 2 + rand_r(&seed) % (low / 2))),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok)
-            return ntohs(a.sin_port);
-    }
-    die("no free port below %d", low);
-    return -1;
+    int port = low_free_port();
+    if (port == 0)
+        die("%s", "no free port below the ephemeral range");
+    return port;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -1,5 +1,6 @@
 /* End-to-end harness: see harness.h. */
 #include "harness.h"
+#include "port.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -28,37 +29,12 @@ static const char *bin(void)
 }
 
 /* Whether port can be bound on 127.0.0.1 now. */
-static bool bindable(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-/* A port below the kernel's ephemeral range, so that no outgoing connection (of this test, or
- * of anything else on the machine) takes it as its local port between this call and the
- * server's bind, or between a server's kill and its restart on the same port. */
+/* A port below the ephemeral range (port.h), else any free one. */
 int free_port(void)
 {
-    static unsigned seed;
-    int low = 32768, high;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%d %d", &low, &high) != 2)
-            low = 32768;
-        fclose(f);
-    }
-    if (seed == 0)
-        seed = (unsigned)getpid() ^ (unsigned)(now_s() * 1e6);
-    for (int i = 0; low > 4096 && i < 100; i++) {
-        int port = low / 2 + rand_r(&seed) % (low / 2);
-        if (bindable(port))
-            return port;
-    }
+    int port = low_free_port();
+    if (port != 0)
+        return port;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
