@@ -12,18 +12,8 @@
 
 #include "internal.h"
 
-static void fail(const char *what, const uint8_t *data, size_t size)
-{
-    fprintf(stderr, "fuzz_answer: %s on %zu bytes: %.*s\n", what, size, (int)size,
-            (const char *)data);
-    abort();
-}
-
-#define CHECK(cond, what)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(what, data, size);                                                                \
-    } while (0)
+#define FUZZ_TARGET "fuzz_answer"
+#include "check.h"
 
 static bool same(const char *a, const char *b)
 {

@@ -16,18 +16,8 @@
 #include "parse.h"
 #include "util.h"
 
-static void fail(const char *what, const uint8_t *data, size_t size)
-{
-    fprintf(stderr, "fuzz_http: %s on %zu bytes: %.*s\n", what, size, (int)size,
-            (const char *)data);
-    abort();
-}
-
-#define CHECK(cond, what)                                                                          \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(what, data, size);                                                                \
-    } while (0)
+#define FUZZ_TARGET "fuzz_http"
+#include "check.h"
 
 static void number(const uint8_t *data, size_t size)
 {
