@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "doc.h"
-#include "pipeline.h"
+#include "core/doc.h"
+#include "core/pipeline.h"
 
 static void fail(const char *what, const char *a, const char *b)
 {

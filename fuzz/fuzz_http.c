@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: what a request carries before a handler looks at it. The input is one
- * header value or query string; every parser of server/parse.c reads it, and h2o's path
+ * header value or query string; every parser of server/http/parse.c reads it, and h2o's path
  * normalization (percent-decoding, dot segments) reads it as a request path. Each result is
  * checked against what the parser promises (a parsed number prints back as the input, a
  * matched tag is in the list, ...); a broken promise aborts.
@@ -13,8 +13,8 @@
 #include <h2o.h>
 #include <jansson.h>
 
-#include "parse.h"
-#include "util.h"
+#include "http/parse.h"
+#include "core/util.h"
 
 #define FUZZ_TARGET "fuzz_http"
 #include "check.h"

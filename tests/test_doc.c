@@ -1,10 +1,10 @@
-/* Document validation and merge patch (server/doc.c), and the name rules (server/util.c). */
+/* Document validation and merge patch (server/core/doc.c), and the name rules (server/core/util.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
 
-#include "doc.h"
-#include "util.h"
+#include "core/doc.h"
+#include "core/util.h"
 
 typedef struct dcase {
     int kind;

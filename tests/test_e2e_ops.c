@@ -307,13 +307,13 @@ static void inline_hash(const char *page, const char *tag, char *out, size_t cap
     snprintf(out, cap, "'sha256-%s'", b64);
 }
 
-/* GET / is the dashboard: server/dashboard.html byte for byte, revalidated by its ETag, locked
+/* GET / is the dashboard: server/http/dashboard.html byte for byte, revalidated by its ETag, locked
  * down by its headers, and served without a token even where every read needs one. */
 Test(ops, the_dashboard_page_is_served_with_its_policy)
 {
     server_start(&S, (const char *const[]){"--read-auth", NULL});
     char path[512];
-    snprintf(path, sizeof path, "%s/server/dashboard.html", getenv("SB_SOURCE_ROOT"));
+    snprintf(path, sizeof path, "%s/server/http/dashboard.html", getenv("SB_SOURCE_ROOT"));
     char *page = slurp(path);
     size_t n = strlen(page);
 
@@ -321,7 +321,7 @@ Test(ops, the_dashboard_page_is_served_with_its_policy)
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_str_eq(header(&r, "content-type"), "text/html; charset=utf-8");
     cr_assert_eq(strlen(r.body), n);
-    cr_assert_str_eq(r.body, page, "GET / is not server/dashboard.html");
+    cr_assert_str_eq(r.body, page, "GET / is not server/http/dashboard.html");
     const char *csp = header(&r, "content-security-policy");
     cr_assert_not_null(csp);
     char script[80], style[80];

@@ -1,8 +1,8 @@
-/* Unit tests of the request-facing parsers (server/parse.c), boundaries first. */
+/* Unit tests of the request-facing parsers (server/http/parse.c), boundaries first. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "parse.h"
+#include "http/parse.h"
 
 static bool list_match(const char *list, const char *etag)
 {

@@ -1,9 +1,9 @@
-/* Table-driven tests of filter-then-select (server/pipeline.c): one row per rule of DESIGN.md. */
+/* Table-driven tests of filter-then-select (server/core/pipeline.c): one row per rule of DESIGN.md. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
 
-#include "pipeline.h"
+#include "core/pipeline.h"
 
 typedef struct pcase {
     const char *name;

@@ -1,8 +1,8 @@
-/* Snapshots (server/snapshot.c): lookups, tenants, ETag stability, publication. */
+/* Snapshots (server/core/snapshot.c): lookups, tenants, ETag stability, publication. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "snapshot.h"
+#include "core/snapshot.h"
 
 static sb_snapshot *build(const char *docs_text, uint64_t rev)
 {

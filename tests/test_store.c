@@ -1,4 +1,4 @@
-/* The LMDB store (server/store.c): revisions, atomic commits, reopening, tokens, schema. */
+/* The LMDB store (server/store/store.c): revisions, atomic commits, reopening, tokens, schema. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <ftw.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "util.h"
+#include "store/store.h"
+#include "core/util.h"
 
 static char dir[256];
 
@@ -334,7 +334,7 @@ Test(store, migrates_a_version_1_store)
     bool backup = false;
     while ((e = readdir(d)) != NULL)
         if (strncmp(e->d_name, "backup-schema-1-", 16) == 0) {
-            char path[512];
+            char path[1024];
             snprintf(path, sizeof path, "%s/%s/data.mdb", dir, e->d_name);
             backup = access(path, F_OK) == 0;
         }

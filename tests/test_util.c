@@ -3,7 +3,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 static const struct {
     const char *s;

@@ -5,8 +5,8 @@
  * away meanwhile is detached by a guard in its pool, so the late answer is dropped safely.
  */
 #include "http.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "watch.h"
 #include "problem.h"
 

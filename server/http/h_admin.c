@@ -4,7 +4,7 @@
  * thread (writer.c), which checks them against the current state and answers.
  */
 #include "http.h"
-#include "doc.h"
+#include "core/doc.h"
 #include "problem.h"
 
 #include <openssl/rand.h>
@@ -100,6 +100,27 @@ static int query_flag(h2o_req_t *req, const char *name)
     return flag;
 }
 
+/* Which of a plan's changes the answer lists: ?changes=all, or a page of SB_PLAN_PAGE from
+ * ?changes_from=K (default 0). -1 when a value is neither (answered 400). */
+static int plan_page(h2o_req_t *req, sb_write *w)
+{
+    h2o_iovec_t all = sb_query_param(req, "changes"), from = sb_query_param(req, "changes_from");
+    int64_t k = 0;
+    w->changes_limit = SB_PLAN_PAGE;
+    if (all.base != NULL && !(all.len == 3 && memcmp(all.base, "all", 3) == 0))
+        return sb_reply_problem(
+                   req, sb_problem(SB_P_BAD_REQUEST, NULL, "?changes takes one value: all")),
+               -1;
+    if (from.base != NULL && sb_parse_number(from.base, from.len, &k) != 0)
+        return sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                                                "?changes_from must be a number of changes")),
+               -1;
+    if (all.base != NULL)
+        w->changes_limit = SIZE_MAX;
+    w->changes_from = (size_t)k;
+    return 0;
+}
+
 /* A write of n_ops operations with the request's trace, flags and reason; NULL when the request
  * is refused (answered). */
 static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
@@ -112,6 +133,11 @@ static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
     trace_id(req, w->trace_id);
     w->dry_run = dry_run;
     w->force = force;
+    if (plan_page(req, w) != 0) {
+        free(reason);
+        free(w);
+        return NULL;
+    }
     w->ops = calloc(n_ops, sizeof *w->ops);
     if (w->ops == NULL)
         sb_json_check(NULL);

@@ -9,12 +9,12 @@
  * writer, then the event loops.
  */
 #include "demo.h"
-#include "doc.h"
-#include "http.h"
-#include "log.h"
-#include "migrations.h"
-#include "store.h"
-#include "writer.h"
+#include "core/doc.h"
+#include "http/http.h"
+#include "core/log.h"
+#include "store/migrations/migrations.h"
+#include "store/store.h"
+#include "core/writer.h"
 
 #include <errno.h>
 #include <fcntl.h>

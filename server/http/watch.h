@@ -13,8 +13,8 @@
 #include <h2o.h>
 #include <stdbool.h>
 
-#include "metrics.h"
-#include "snapshot.h"
+#include "core/metrics.h"
+#include "core/snapshot.h"
 
 #define SB_WAIT_MAX 60 /* seconds; longer waits are cut to this */
 

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #include "pipeline.h"
-#include "store.h"
+#include "store/store.h"
 #include "util.h"
 
 /* A prepared response body and its strong ETag. */

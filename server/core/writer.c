@@ -14,7 +14,7 @@
 #include "doc.h"
 #include "log.h"
 #include "metrics.h"
-#include "problem.h"
+#include "http/problem.h"
 
 #include <errno.h>
 #include <lmdb.h>

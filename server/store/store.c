@@ -3,8 +3,8 @@
  * Writes are never MDB_NOSYNC: a commit that returned has reached the disk.
  */
 #include "store.h"
-#include "migrations.h"
-#include "util.h"
+#include "store/migrations/migrations.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <lmdb.h>

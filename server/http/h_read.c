@@ -5,7 +5,7 @@
  */
 #include "dashboard.h"
 #include "http.h"
-#include "metrics.h"
+#include "core/metrics.h"
 #include "problem.h"
 #include "watch.h"
 

@@ -15,8 +15,8 @@
 #include <stdbool.h>
 
 #include "parse.h"
-#include "snapshot.h"
-#include "writer.h"
+#include "core/snapshot.h"
+#include "core/writer.h"
 
 /* The defaults of the limits. Measured, an idle keep-alive connection costs the server about
  * 1 KiB and a waiting long-poll about 10 KiB (plus the kernel's socket buffers), so even both

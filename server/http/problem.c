@@ -1,6 +1,6 @@
 /* Problem documents: one table of kinds, one constructor. */
 #include "problem.h"
-#include "util.h"
+#include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -13,9 +13,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "parse.h"
+#include "http/parse.h"
 #include "snapshot.h"
-#include "store.h"
+#include "store/store.h"
+
+#define SB_PLAN_PAGE 100 /* changes a plan lists unless asked for all */
 
 enum sb_op_type { SB_OP_PUT, SB_OP_PATCH, SB_OP_DELETE, SB_OP_ROLLBACK };
 extern const char *const sb_op_names[]; /* "put", "patch", "delete", "rollback" */
@@ -38,6 +40,10 @@ struct sb_write {
     char trace_id[33]; /* W3C trace id (32 hex digits) of the request, "" for none */
     bool dry_run;      /* answer with the plan, commit nothing */
     bool force;        /* commit even if a role would lose its route */
+    /* The plan's changes listed in a dry run's or a refusal's answer: changes_limit of them
+     * from the changes_from-th, in the plan's order (SIZE_MAX: all). The counts and the lost
+     * routes are always complete. */
+    size_t changes_from, changes_limit;
     /* Set by the writer before done(): HTTP status, body (a result or a problem), and the
      * revision committed (0 when nothing was: a failure, a dry run, a write that changed
      * nothing). */
