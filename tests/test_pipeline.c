@@ -1,4 +1,5 @@
-/* Table-driven tests of filter-then-select (server/core/pipeline.c): one row per rule of DESIGN.md. */
+/* Table-driven tests of filter-then-select (server/core/pipeline.c): one row per rule of DESIGN.md.
+ */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
@@ -156,9 +157,21 @@ static const pcase cases[] = {
      "r", "acme",
      "{\"role\":\"r\",\"tenant\":\"acme\",\"primary\":\"b/2\",\"fallbacks\":[\"c/3\"],"
      "\"dropped\":[]}"},
-    {"tenant without override for the role uses the global role",
+    {"tenant without override for the role gets the global answer, tenant null",
      "{\"roles\":{\"r\":{\"primary\":\"a/1\"}},\"tenants\":{\"acme\":{}}}", "r", "acme",
-     "{\"role\":\"r\",\"tenant\":\"acme\",\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},
+     "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},
+    {"tenant switching a provider no candidate has does not shape the answer",
+     "{\"roles\":{\"r\":{\"primary\":\"a/1\",\"fallbacks\":[\"b/2\"]}},\"tenants\":{\"acme\":{"
+     "\"providers\":{\"c\":{\"enabled\":false}},\"roles\":{\"other\":{\"primary\":\"c/1\"}}}}}",
+     "r", "acme",
+     "{\"role\":\"r\",\"tenant\":null,\"primary\":\"a/1\",\"fallbacks\":[\"b/2\"],\"dropped\":[]}"},
+    {"tenant switching a candidate's provider shapes the answer even when it agrees",
+     "{" P("\"b\":{\"enabled\":true}") ",\"roles\":{\"r\":{\"primary\":\"a/1\",\"fallbacks\":[\"b/"
+                                       "2\"]}},\"tenants\":{\"acme\":{\"providers\":{\"b\":{"
+                                       "\"enabled\":true}}}}}",
+     "r", "acme",
+     "{\"role\":\"r\",\"tenant\":\"acme\",\"primary\":\"a/1\",\"fallbacks\":[\"b/2\"],"
+     "\"dropped\":[]}"},
     {"tenant-only role resolves for the tenant",
      "{\"tenants\":{\"acme\":{\"roles\":{\"own\":{\"primary\":\"a/1\"}}}}}", "own", "acme",
      "{\"role\":\"own\",\"tenant\":\"acme\",\"primary\":\"a/1\",\"fallbacks\":[],\"dropped\":[]}"},

@@ -82,6 +82,65 @@ Test(snapshot, publication_keeps_readers_safe)
 
 /* ---- incremental builds agree with full builds ---- */
 
+/* Every answer a snapshot holds, in one array (free it). */
+typedef struct answers {
+    const sb_answer **p;
+    size_t n;
+} answers;
+
+static void collect_one(const sb_answer *a, void *ctx)
+{
+    answers *v = ctx;
+    v->p = realloc(v->p, (v->n + 1) * sizeof *v->p);
+    v->p[v->n++] = a;
+}
+
+static answers all_answers(const sb_snapshot *s)
+{
+    answers v = {NULL, 0};
+    sb_snapshot_each(s, collect_one, &v);
+    return v;
+}
+
+/* What a reader of (role, tenant) gets, as text ("" when nothing). */
+static const char *seen(const sb_snapshot *s, const char *role, const char *tenant)
+{
+    const sb_answer *a =
+        sb_snapshot_answer(s, role, strlen(role), tenant, tenant ? strlen(tenant) : 0);
+    return a ? a->body.p : "";
+}
+
+/* The plan of prev -> next against every (role, tenant) pair a reader could ask for: the pairs
+ * that differ where a tenant shapes the answer before or after, and the global ones. */
+static void check_plan(const sb_snapshot *prev, sb_snapshot *next, int step)
+{
+    const char *role_names[] = {"r0", "r1", "r2", "r3", "r4"};
+    const char *tenant_names[] = {NULL, "t0", "t1", "nobody"};
+    size_t changes = 0, global = 0, lost = 0;
+    for (int r = 0; r < 5; r++)
+        for (int t = 0; t < 4; t++) {
+            const char *role = role_names[r], *tenant = tenant_names[t];
+            const sb_answer *b =
+                sb_snapshot_answer(prev, role, 2, tenant, tenant ? strlen(tenant) : 0);
+            const sb_answer *a =
+                sb_snapshot_answer(next, role, 2, tenant, tenant ? strlen(tenant) : 0);
+            bool own = tenant == NULL || (b && b->tenant) || (a && a->tenant);
+            if (!own || strcmp(b ? b->body.p : "", a ? a->body.p : "") == 0)
+                continue;
+            changes++;
+            global += tenant == NULL;
+            lost += a && !a->routed && (b == NULL || b->routed);
+        }
+    sb_plan plan;
+    sb_snapshot_plan(next, 0, SIZE_MAX, &plan);
+    cr_assert_eq(plan.changes, changes, "step %d: plan has %zu changes, readers see %zu", step,
+                 plan.changes, changes);
+    cr_assert_eq(plan.global, global, "step %d", step);
+    cr_assert_eq(json_array_size(plan.listed), changes, "step %d", step);
+    cr_assert_eq(json_array_size(plan.lost), lost, "step %d", step);
+    sb_plan_clear(&plan);
+}
+
 static unsigned next_rand(unsigned *state)
 {
     *state = *state * 1103515245u + 12345u;
@@ -160,14 +219,37 @@ Test(snapshot, incremental_equals_full)
                                              (uint64_t)step, prev, ch, n);
         sb_snapshot *full =
             sb_snapshot_build(docs, json_incref(prev->revs), NULL, (uint64_t)step, NULL, NULL, 0);
-        cr_assert_eq(inc->n_answers, full->n_answers, "step %d", step);
-        for (size_t i = 0; i < full->n_answers; i++) {
-            const sb_answer *f = full->answers[i];
+        answers fa = all_answers(full), ia = all_answers(inc);
+        cr_assert_eq(ia.n, fa.n, "step %d", step);
+        for (size_t i = 0; i < fa.n; i++) {
+            const sb_answer *f = fa.p[i];
             const sb_answer *a =
                 sb_snapshot_answer(inc, f->role, f->role_len, f->tenant, f->tenant_len);
             cr_assert_not_null(a, "step %d: %s missing", step, f->role);
             cr_assert_str_eq(a->body.p, f->body.p, "step %d", step);
         }
+        free(fa.p);
+        free(ia.p);
+        /* Every reader gets what the pipeline says, with "tenant" null where it did not shape
+         * the answer; the tenants' /config bodies agree too. */
+        const char *tenant_names[] = {NULL, "t0", "t1", "nobody"};
+        for (int r = 0; r < 5; r++)
+            for (int t = 0; t < 4; t++) {
+                json_t *want = sb_resolve(docs, roles[r], tenant_names[t]);
+                char *text = want ? json_dumps(want, JSON_COMPACT) : NULL;
+                cr_assert_str_eq(seen(inc, roles[r], tenant_names[t]), text ? text : "",
+                                 "step %d: %s for %s", step, roles[r],
+                                 tenant_names[t] ? tenant_names[t] : "everyone");
+                free(text);
+                json_decref(want);
+            }
+        for (int t = 0; t < 4; t++) {
+            const char *tn = tenant_names[t];
+            cr_assert_str_eq(sb_snapshot_config(inc, tn, tn ? strlen(tn) : 0)->p,
+                             sb_snapshot_config(full, tn, tn ? strlen(tn) : 0)->p, "step %d", step);
+        }
+        check_plan(prev, inc, step);
+        sb_snapshot_seal(inc);
         cr_assert_str_eq(sb_snapshot_topology(inc)->p, sb_snapshot_topology(full)->p);
         for (size_t i = 0; i < n; i++)
             json_decref(vals[i]);
@@ -253,11 +335,14 @@ static sb_snapshot *step(sb_snapshot *prev, int kind, const char *id, json_t *va
     sb_snapshot *next =
         sb_snapshot_build(docs, empty_revs(), NULL, prev->revision + 1, prev, &c, 1);
     *recomputed = 0;
-    for (size_t i = 0; i < next->n_answers; i++) {
-        const sb_answer *a = next->answers[i];
+    answers v = all_answers(next);
+    for (size_t i = 0; i < v.n; i++) {
+        const sb_answer *a = v.p[i];
         if (sb_snapshot_answer(prev, a->role, a->role_len, a->tenant, a->tenant_len) != a)
             (*recomputed)++;
     }
+    free(v.p);
+    sb_snapshot_seal(next);
     json_decref(value);
     return next;
 }
@@ -265,7 +350,24 @@ static sb_snapshot *step(sb_snapshot *prev, int kind, const char *id, json_t *va
 Test(snapshot, roles_at_the_cap_are_not_rebuilt_by_unrelated_writes)
 {
     sb_snapshot *s = sb_snapshot_build(crowded_docs(), empty_revs(), NULL, 1, NULL, NULL, 0);
-    cr_assert_eq(s->n_answers, 32 * 4);
+    /* A tenant holds answers only for the roles whose candidates meet the provider it switches. */
+    size_t shaped = 0;
+    const char *id0;
+    json_t *v0;
+    json_object_foreach (json_object_get(s->docs, "roles"), id0, v0) {
+        for (int t = 0; t < 3; t++) {
+            char tenant[8];
+            snprintf(tenant, sizeof tenant, "t%d", t);
+            json_t *a = sb_resolve(s->docs, id0, tenant);
+            shaped += !json_is_null(json_object_get(a, "tenant"));
+            json_decref(a);
+        }
+    }
+    answers held = all_answers(s);
+    cr_assert_eq(held.n, 32 + shaped);
+    cr_assert_lt(shaped, 32 * 3);
+    cr_assert_gt(shaped, 0);
+    free(held.p);
     size_t recomputed, total = 0, writes = 0;
     char id[64];
     /* Writes that no answer reads: flips of unused providers, and models and failback documents
@@ -287,25 +389,29 @@ Test(snapshot, roles_at_the_cap_are_not_rebuilt_by_unrelated_writes)
         sb_snapshot_unref(s);
         s = next;
     }
+    held = all_answers(s);
     cr_assert_eq(total, 0, "%zu of %zu answers recomputed over %zu unrelated writes", total,
-                 writes * s->n_answers, writes);
+                 writes * held.n, writes);
 
     /* A flip of p9 recomputes exactly the answers that name a p9 model, and they are right. */
     size_t naming = 0;
-    for (size_t i = 0; i < s->n_answers; i++)
-        naming += strstr(s->answers[i]->body.p, "\"p9/") != NULL;
+    for (size_t i = 0; i < held.n; i++)
+        naming += strstr(held.p[i]->body.p, "\"p9/") != NULL;
     cr_assert_gt(naming, 0);
-    cr_assert_lt(naming, s->n_answers);
+    cr_assert_lt(naming, held.n);
+    free(held.p);
     sb_snapshot *next = step(s, SB_PROVIDERS, "p9", json_pack("{s:b}", "enabled", 0), &recomputed);
     cr_assert_eq(recomputed, naming);
     sb_snapshot *full =
         sb_snapshot_build(json_deep_copy(next->docs), empty_revs(), NULL, 9, NULL, NULL, 0);
-    for (size_t i = 0; i < full->n_answers; i++) {
-        const sb_answer *f = full->answers[i];
+    answers fa = all_answers(full);
+    for (size_t i = 0; i < fa.n; i++) {
+        const sb_answer *f = fa.p[i];
         const sb_answer *a =
             sb_snapshot_answer(next, f->role, f->role_len, f->tenant, f->tenant_len);
         cr_assert_str_eq(a->body.p, f->body.p);
     }
+    free(fa.p);
     sb_snapshot_unref(full);
     sb_snapshot_unref(next);
     sb_snapshot_unref(s);

@@ -283,56 +283,19 @@ static void semantic_error(json_t *errors, bool batch, size_t i, const char *pat
 }
 
 /* Follows failback from model; true (with the loop in text) when it comes back to a model. */
-static bool failback_loops(const json_t *failback, const char *model, sb_buf *text)
+static bool failback_loops(const json_t *docs, const char *model, sb_buf *text)
 {
-    const char *seen[SB_CHAIN_MAX * 4];
-    size_t n = 0;
-    sb_buf_adds(text, model);
-    for (const char *cur = model; n < sizeof seen / sizeof seen[0];) {
-        seen[n++] = cur;
-        const char *next =
-            json_string_value(json_object_get(json_object_get(failback, cur), "next"));
-        if (next == NULL)
-            return false;
-        sb_buf_adds(text, " -> ");
-        sb_buf_adds(text, next);
-        for (size_t k = 0; k < n; k++)
-            if (strcmp(seen[k], next) == 0)
-                return true;
-        cur = next;
+    const char *seen[SB_CHAIN_MAX * 4] = {model}, *repeat;
+    size_t n = sb_failback_walk(docs, model, seen, 1, sizeof seen / sizeof seen[0], NULL, &repeat);
+    for (size_t k = 0; k < n; k++) {
+        sb_buf_adds(text, k ? " -> " : "");
+        sb_buf_adds(text, seen[k]);
     }
-    return false; /* longer than any chain is followed: not a loop this check reports */
-}
-
-/* The models a role's assignment can route to: its primary and fallbacks, or its chain. */
-static size_t chain_models(const json_t *docs, const json_t *role, const char **out, size_t max)
-{
-    size_t n = 0;
-    const char *m = json_string_value(json_object_get(role, "primary"));
-    const json_t *fallbacks = json_object_get(role, "fallbacks");
-    if (m == NULL)
-        return 0;
-    out[n++] = m;
-    if (json_is_array(fallbacks)) {
-        size_t i;
-        json_t *f;
-        json_array_foreach (fallbacks, i, f) {
-            if (n < max && json_is_string(f))
-                out[n++] = json_string_value(f);
-        }
-        return n;
-    }
-    const json_t *failback = json_object_get(docs, "failback");
-    while (n < max && n < SB_CHAIN_MAX) {
-        const char *next = json_string_value(json_object_get(json_object_get(failback, m), "next"));
-        bool repeat = false;
-        for (size_t k = 0; next && k < n; k++)
-            repeat = repeat || strcmp(out[k], next) == 0;
-        if (next == NULL || repeat)
-            break;
-        out[n++] = m = next;
-    }
-    return n;
+    if (repeat == NULL)
+        return false; /* the chain ends, or is longer than any chain is followed */
+    sb_buf_adds(text, " -> ");
+    sb_buf_adds(text, repeat);
+    return true;
 }
 
 /* Warns when every model of role (a tenant's when tenant is not NULL) has one provider. */
@@ -341,7 +304,7 @@ static void warn_one_provider(const json_t *docs, const char *key, const json_t 
 {
     const char *models[64], *first = NULL;
     char buf[201], firstbuf[201];
-    size_t n = chain_models(docs, role, models, 64);
+    size_t n = sb_candidates(docs, role, models, 64, NULL);
     for (size_t i = 0; i < n; i++) {
         const char *p = sb_model_provider(docs, models[i], buf);
         if (p == NULL)
@@ -368,7 +331,6 @@ int sb_doc_semantics(const json_t *docs, const sb_change *changes, size_t n, boo
     size_t before = json_array_size(errors);
     const json_t *roles = json_object_get(docs, "roles");
     const json_t *tenants = json_object_get(docs, "tenants");
-    const json_t *failback = json_object_get(docs, "failback");
     for (size_t i = 0; i < n; i++) {
         const sb_change *c = &changes[i];
         char path[512], key[300];
@@ -376,7 +338,7 @@ int sb_doc_semantics(const json_t *docs, const sb_change *changes, size_t n, boo
         if (c->kind == SB_FAILBACK && c->value != NULL) {
             sb_buf loop = {0};
             sb_buf_adds(&loop, "makes the failback chain loop: ");
-            if (failback_loops(failback, c->id, &loop))
+            if (failback_loops(docs, c->id, &loop))
                 semantic_error(errors, batch, i, "/next", loop.p);
             free(loop.p);
         } else if (c->kind == SB_TENANTS && c->value != NULL) {

@@ -21,9 +21,14 @@ static const json_t *kind_of(const json_t *docs, int kind)
 
 uint64_t sb_deps_key(int kind, const char *id)
 {
+    return sb_deps_keyn(kind, id, strlen(id));
+}
+
+uint64_t sb_deps_keyn(int kind, const char *id, size_t len)
+{
     uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a, then a finaliser */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull; /* splitmix64's, so every bit depends on all */
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
     return h ^ (h >> 31);
@@ -93,35 +98,45 @@ static bool listed(const char *const *list, size_t n, const char *model)
     return false;
 }
 
-/* Steps 2 and 3: at most max candidates, deduplicated, into out. */
-static size_t candidates(const json_t *docs, const json_t *assignment, const char **out, size_t max,
-                         sb_deps *deps)
+size_t sb_failback_walk(const json_t *docs, const char *from, const char **out, size_t n,
+                        size_t max, sb_deps *deps, const char **repeat)
 {
-    size_t n = 0;
-    const char *primary = json_string_value(json_object_get(assignment, "primary"));
-    if (primary == NULL)
-        return 0;
-    out[n++] = primary;
-    const json_t *fallbacks = json_object_get(assignment, "fallbacks");
-    if (json_is_array(fallbacks)) {
-        size_t i;
-        json_t *f;
-        json_array_foreach (fallbacks, i, f) {
-            const char *m = json_string_value(f);
-            if (m != NULL && n < max && !listed(out, n, m))
-                out[n++] = m;
-        }
-        return n;
-    }
     const json_t *failback = kind_of(docs, SB_FAILBACK);
-    for (const char *cur = primary; n < SB_CHAIN_MAX;) {
+    *repeat = NULL;
+    for (const char *cur = from; n < max;) {
         if (deps)
             sb_deps_add(deps, SB_FAILBACK, cur);
         const char *next =
             json_string_value(json_object_get(json_object_get(failback, cur), "next"));
-        if (next == NULL || listed(out, n, next))
+        if (next == NULL)
             break;
+        if (listed(out, n, next)) {
+            *repeat = next;
+            break;
+        }
         out[n++] = cur = next;
+    }
+    return n;
+}
+
+size_t sb_candidates(const json_t *docs, const json_t *assignment, const char **out, size_t max,
+                     sb_deps *deps)
+{
+    size_t n = 0;
+    const char *primary = json_string_value(json_object_get(assignment, "primary")), *repeat;
+    if (primary == NULL || max == 0)
+        return 0;
+    out[n++] = primary;
+    const json_t *fallbacks = json_object_get(assignment, "fallbacks");
+    if (!json_is_array(fallbacks))
+        return sb_failback_walk(docs, primary, out, n, max < SB_CHAIN_MAX ? max : SB_CHAIN_MAX,
+                                deps, &repeat);
+    size_t i;
+    json_t *f;
+    json_array_foreach (fallbacks, i, f) {
+        const char *m = json_string_value(f);
+        if (m != NULL && n < max && !listed(out, n, m))
+            out[n++] = m;
     }
     return n;
 }
@@ -139,15 +154,28 @@ static int provider_switch(const json_t *docs, const json_t *tenant_doc, const c
     return json_is_true(enabled);
 }
 
-/* Called once per candidate, in order: kept, or dropped with the provider that was off. */
-typedef void (*visit_fn)(void *ctx, const char *model, const char *dropped_by);
+/* Called once per candidate, in order, with its provider (NULL: none) and whether that provider
+ * is off. */
+typedef void (*visit_fn)(void *ctx, const char *model, const char *provider, bool off);
 
-/* Steps 1 to 5; the tenant's document, or NULL, into *tenant_doc. -1: role not assigned. */
+/* Whether the tenant's document switches provider (its "enabled" is what step 4 reads first). */
+static bool tenant_switches(const json_t *tenant_doc, const char *provider)
+{
+    return json_is_boolean(json_object_get(
+        json_object_get(json_object_get(tenant_doc, "providers"), provider), "enabled"));
+}
+
+/*
+ * Steps 1 to 5. *shaped_by is the tenant's document when it shaped the answer (it overrides the
+ * role, or switches the provider of a candidate), else NULL: the answer is then the global one.
+ * -1: role not assigned.
+ */
 static int resolve(const json_t *docs, const char *role, const char *tenant,
-                   const json_t **tenant_doc, sb_deps *deps, visit_fn visit, void *ctx)
+                   const json_t **shaped_by, sb_deps *deps, visit_fn visit, void *ctx)
 {
     const json_t *tdoc = tenant ? json_object_get(kind_of(docs, SB_TENANTS), tenant) : NULL;
     const json_t *assignment = json_object_get(json_object_get(tdoc, "roles"), role);
+    bool shaped = assignment != NULL;
     if (deps) {
         if (tenant)
             sb_deps_add(deps, SB_TENANTS, tenant);
@@ -155,7 +183,7 @@ static int resolve(const json_t *docs, const char *role, const char *tenant,
     }
     if (assignment == NULL)
         assignment = json_object_get(kind_of(docs, SB_ROLES), role);
-    *tenant_doc = tdoc;
+    *shaped_by = NULL;
     if (assignment == NULL)
         return -1;
 
@@ -163,7 +191,7 @@ static int resolve(const json_t *docs, const char *role, const char *tenant,
     size_t max = json_is_array(fallbacks) ? json_array_size(fallbacks) + 1 : SB_CHAIN_MAX;
     const char *small[SB_CHAIN_MAX],
         **cand = max <= SB_CHAIN_MAX ? small : sb_xmalloc(max * sizeof *cand);
-    size_t n = candidates(docs, assignment, cand, max, deps);
+    size_t n = sb_candidates(docs, assignment, cand, max, deps);
     for (size_t i = 0; i < n; i++) {
         char buf[201];
         const char *provider = sb_model_provider(docs, cand[i], buf);
@@ -172,11 +200,13 @@ static int resolve(const json_t *docs, const char *role, const char *tenant,
             if (provider)
                 sb_deps_add(deps, SB_PROVIDERS, provider);
         }
-        bool off = provider != NULL && provider_switch(docs, tdoc, provider) == 0;
-        visit(ctx, cand[i], off ? provider : NULL);
+        shaped = shaped || (provider != NULL && tenant_switches(tdoc, provider));
+        visit(ctx, cand[i], provider,
+              provider != NULL && provider_switch(docs, tdoc, provider) == 0);
     }
     if (cand != small)
         free(cand);
+    *shaped_by = shaped ? tdoc : NULL;
     return 0;
 }
 
@@ -186,13 +216,13 @@ typedef struct json_ctx {
     json_t *kept, *dropped;
 } json_ctx;
 
-static void visit_json(void *p, const char *model, const char *dropped_by)
+static void visit_json(void *p, const char *model, const char *provider, bool off)
 {
     json_ctx *c = p;
-    if (dropped_by != NULL)
+    if (off)
         json_array_append_new(c->dropped,
                               sb_json_check(json_pack("{s:s, s:s, s:s}", "model", model, "provider",
-                                                      dropped_by, "reason", "provider_disabled")));
+                                                      provider, "reason", "provider_disabled")));
     else
         json_array_append_new(c->kept, sb_json_check(json_string(model)));
 }
@@ -222,14 +252,14 @@ typedef struct text_ctx {
     const char *primary;
 } text_ctx;
 
-static void visit_text(void *p, const char *model, const char *dropped_by)
+static void visit_text(void *p, const char *model, const char *provider, bool off)
 {
     text_ctx *c = p;
-    if (dropped_by != NULL) {
+    if (off) {
         sb_buf_adds(c->dropped, c->dropped->len ? ",{\"model\":" : "{\"model\":");
         sb_buf_add_jstr(c->dropped, model);
         sb_buf_adds(c->dropped, ",\"provider\":");
-        sb_buf_add_jstr(c->dropped, dropped_by);
+        sb_buf_add_jstr(c->dropped, provider);
         sb_buf_adds(c->dropped, ",\"reason\":\"provider_disabled\"}");
     } else if (c->primary == NULL) {
         c->primary = model;
@@ -248,6 +278,7 @@ int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant,
     const json_t *tdoc;
     if (resolve(docs, role, tenant, &tdoc, deps, visit_text, &c) != 0)
         return -1;
+    scratch->shaped = tdoc != NULL;
     sb_buf_adds(out, "{\"role\":");
     sb_buf_add_jstr(out, role);
     sb_buf_adds(out, ",\"tenant\":");
@@ -264,12 +295,17 @@ int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant,
     return 0;
 }
 
+void sb_scratch_free(sb_scratch *s)
+{
+    free(s->kept.p);
+    free(s->dropped.p);
+}
+
 int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
                     sb_deps *deps, bool *routed)
 {
-    sb_scratch scratch = {{0}, {0}};
+    sb_scratch scratch = {{0}, {0}, false};
     int rc = sb_resolve_scratch(docs, role, tenant, out, deps, routed, &scratch);
-    free(scratch.kept.p);
-    free(scratch.dropped.p);
+    sb_scratch_free(&scratch);
     return rc;
 }

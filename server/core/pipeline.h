@@ -25,6 +25,7 @@ typedef struct sb_deps {
 
 /** The hash of "<kind>/<id>" that sb_deps holds. */
 uint64_t sb_deps_key(int kind, const char *id);
+uint64_t sb_deps_keyn(int kind, const char *id, size_t len);
 void sb_deps_add(sb_deps *d, int kind, const char *id);
 /** Sorts d->keys and drops the repeats. */
 void sb_deps_sort(sb_deps *d);
@@ -32,11 +33,32 @@ void sb_deps_sort(sb_deps *d);
 bool sb_deps_has(const uint64_t *keys, size_t n, uint64_t key);
 
 /**
+ * Follows the failback links from model `from`, appending each successor to out (which holds n
+ * models already, the chain so far) until a model has no successor, the next one is already in
+ * out (*repeat is then that model, else NULL), or out holds max.
+ * @param deps every failback document consulted is added to it (may be NULL)
+ * @return the number of models in out
+ */
+size_t sb_failback_walk(const json_t *docs, const char *from, const char **out, size_t n,
+                        size_t max, sb_deps *deps, const char **repeat);
+
+/**
+ * Steps 2 and 3 for one assignment ({"primary", "fallbacks"?}): its primary and explicit
+ * fallbacks, or its primary and failback chain (at most SB_CHAIN_MAX), deduplicated, at most max.
+ * @return the number of models in out, which point into docs and assignment
+ */
+size_t sb_candidates(const json_t *docs, const json_t *assignment, const char **out, size_t max,
+                     sb_deps *deps);
+
+/**
  * Resolves role for tenant.
  * @param docs the configuration as {kind: {id: document}}; a missing kind is read as empty
  * @param tenant the tenant's name, or NULL; a tenant with no document resolves as NULL does
  * @return a new answer object {"role", "tenant", "primary", "fallbacks", "dropped"} in that
- *         key order, or NULL when neither the tenant nor the global configuration assigns role
+ *         key order, or NULL when neither the tenant nor the global configuration assigns role.
+ *         "tenant" names the tenant only when its document shaped the answer: it overrides the
+ *         role, or switches ("providers": {p: {"enabled": …}}) the provider of a candidate.
+ *         Otherwise it is null and the answer is the global one, byte for byte.
  */
 json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant);
 
@@ -50,11 +72,13 @@ json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant);
 int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
                     sb_deps *deps, bool *routed);
 
-/** Scratch space for sb_resolve_scratch, reusable across calls; free(s.kept.p), free(s.dropped.p).
- */
+/* Scratch space for sb_resolve_scratch, reusable across calls; shaped says whether the tenant
+ * shaped the last answer (its "tenant" is not null). */
 typedef struct sb_scratch {
     sb_buf kept, dropped;
+    bool shaped;
 } sb_scratch;
+void sb_scratch_free(sb_scratch *s);
 
 /** sb_resolve_text with caller-owned scratch buffers, for building many answers in a row. */
 int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant, sb_buf *out,

@@ -1,5 +1,14 @@
 /*
  * Snapshot building and publication (threading model in snapshot.h).
+ *
+ * A build from a previous snapshot:
+ *   1. the tenants' views and switches (who overrides which role, who switches which provider);
+ *   2. the roles the write touches: the index's roles for each changed key, the roles a changed
+ *      roles document names, and for a changed tenant the roles its old and new documents
+ *      override or whose candidates meet a provider they switch;
+ *   3. a new entry for each of those (answers the write cannot have changed are reused), every
+ *      other entry shared;
+ *   4. the index, shared when no role's reads changed, else merged with the difference.
  */
 #include "snapshot.h"
 
@@ -7,72 +16,139 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_key(const char *role, size_t rl, const char *tenant, size_t tl)
+static uint64_t role_hash(const char *role, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < rl; i++)
-        h = (h ^ (unsigned char)role[i]) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull; /* no name contains 0xff: role and tenant stay apart */
-    if (tenant != NULL)
-        for (size_t i = 0; i < tl; i++)
-            h = (h ^ (unsigned char)tenant[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
+    return sb_deps_keyn(SB_ROLES, role, len);
 }
 
-static sb_answer *lookup(const sb_snapshot *s, const char *role, size_t rl, const char *tenant,
-                         size_t tl)
+/* The place of role's entry in s->entries, or SIZE_MAX. */
+static size_t lookup_at(const sb_snapshot *s, const char *role, size_t rl)
 {
-    for (size_t i = hash_key(role, rl, tenant, tl) & s->mask;; i = (i + 1) & s->mask) {
+    uint64_t h = role_hash(role, rl);
+    for (size_t i = h & s->mask;; i = (i + 1) & s->mask) {
         uint32_t slot = s->slots[i];
         if (slot == 0)
-            return NULL;
-        sb_answer *a = s->answers[slot - 1];
-        if (a->role_len == rl && memcmp(a->role, role, rl) == 0 &&
-            (a->tenant == NULL) == (tenant == NULL) &&
-            (tenant == NULL || (a->tenant_len == tl && memcmp(a->tenant, tenant, tl) == 0)))
-            return a;
+            return SIZE_MAX;
+        const sb_entry *e = s->entries[slot - 1];
+        if (e->hash == h && e->role_len == rl && memcmp(e->role, role, rl) == 0)
+            return slot - 1;
     }
 }
 
-/* A tenant name as a (pointer, length) pair, for bsearch over the sorted views. */
-typedef struct name_key {
-    const char *p;
-    size_t len;
-} name_key;
-
-static int cmp_view(const void *key, const void *v)
+static sb_entry *lookup(const sb_snapshot *s, const char *role, size_t rl)
 {
-    const name_key *k = key;
-    const sb_view *view = v;
-    int c = strncmp(k->p, view->name, k->len);
-    return c ? c : (view->name[k->len] ? -1 : 0);
+    size_t at = lookup_at(s, role, rl);
+    return at == SIZE_MAX ? NULL : s->entries[at];
+}
+
+static sb_entry *lookup_hash(const sb_snapshot *s, uint64_t h)
+{
+    for (size_t i = h & s->mask;; i = (i + 1) & s->mask) {
+        uint32_t slot = s->slots[i];
+        if (slot == 0)
+            return NULL;
+        if (s->entries[slot - 1]->hash == h)
+            return s->entries[slot - 1];
+    }
+}
+
+/* strcmp for a (pointer, length) name against a NUL-terminated one. */
+static int name_cmp(const char *p, size_t len, const char *name)
+{
+    int c = strncmp(p, name, len);
+    return c ? c : (name[len] ? -1 : 0);
+}
+
+/* The tenant's answer in e, or NULL. */
+static sb_answer *entry_tenant(const sb_entry *e, const char *tenant, size_t len)
+{
+    size_t lo = 0, hi = e->n_tenants;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = name_cmp(tenant, len, e->tenants[mid]->tenant);
+        if (c == 0)
+            return e->tenants[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
 }
 
 static sb_view *find_view(const sb_snapshot *s, const char *tenant, size_t len)
 {
     if (tenant == NULL)
         return &s->views[0];
-    name_key k = {tenant, len};
-    return bsearch(&k, s->views + 1, s->n_views - 1, sizeof *s->views, cmp_view);
+    size_t lo = 1, hi = s->n_views;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = name_cmp(tenant, len, s->views[mid].name);
+        if (c == 0)
+            return &s->views[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* What a reader of (role, tenant) gets from entry e (NULL: the role is unknown). */
+static const sb_answer *entry_answer(const sb_entry *e, const char *tenant, size_t tl)
+{
+    if (e == NULL)
+        return NULL;
+    const sb_answer *a = tenant ? entry_tenant(e, tenant, tl) : NULL;
+    return a ? a : e->global;
 }
 
 const sb_answer *sb_snapshot_answer(const sb_snapshot *s, const char *role, size_t role_len,
                                     const char *tenant, size_t tenant_len)
 {
-    if (tenant != NULL) {
-        const sb_answer *a = lookup(s, role, role_len, tenant, tenant_len);
-        if (a != NULL || find_view(s, tenant, tenant_len) != NULL)
-            return a; /* a known tenant: its own answers only */
-    }
-    return lookup(s, role, role_len, NULL, 0);
+    return entry_answer(lookup(s, role, role_len), tenant, tenant_len);
 }
 
-/* ---- answers ---- */
+void sb_snapshot_each(const sb_snapshot *s, void (*fn)(const sb_answer *a, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < s->n_entries; i++) {
+        const sb_entry *e = s->entries[i];
+        if (e->global)
+            fn(e->global, ctx);
+        for (size_t k = 0; k < e->n_tenants; k++)
+            fn(e->tenants[k], ctx);
+    }
+}
+
+/* ---- answers and entries ---- */
 
 static void answer_unref(sb_answer *a)
 {
     if (a != NULL && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1)
         free(a); /* one block: the struct, its names and its body */
+}
+
+static sb_answer *answer_ref(sb_answer *a)
+{
+    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    return a;
+}
+
+static void entry_unref(sb_entry *e)
+{
+    if (e == NULL || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    answer_unref(e->global);
+    for (size_t i = 0; i < e->n_tenants; i++)
+        answer_unref(e->tenants[i]);
+    free(e);
+}
+
+static sb_entry *entry_ref(sb_entry *e)
+{
+    if (e != NULL)
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    return e;
 }
 
 static void body_set(sb_body *b, sb_buf *buf)
@@ -82,23 +158,37 @@ static void body_set(sb_body *b, sb_buf *buf)
     sb_etag(b->p, b->len, b->etag);
 }
 
+typedef struct builder {
+    sb_snapshot *s;
+    const sb_snapshot *prev;
+    sb_deps changed; /* the documents the write changed, sorted */
+    sb_buf text;
+    sb_deps deps, reads;
+    sb_scratch scratch;
+    uint32_t *members; /* scratch: view indexes of the tenants that may shape a role */
+    size_t n_members, cap_members;
+} builder;
+
 /* Computes one answer into a single allocation: the struct, its dependencies, then role,
- * tenant and body. deps and text are the caller's scratch space. */
-static sb_answer *answer_new(const json_t *docs, const char *role, const char *tenant, sb_buf *text,
-                             sb_deps *deps, sb_scratch *scratch)
+ * tenant and body. NULL when the role is not assigned, or (tenant given) the tenant does not
+ * shape it. */
+static sb_answer *answer_new(builder *b, const char *role, const char *tenant)
 {
     bool routed;
-    text->len = 0;
-    deps->n = 0;
-    if (sb_resolve_scratch(docs, role, tenant, text, deps, &routed, scratch) != 0)
+    b->text.len = 0;
+    b->deps.n = 0;
+    if (sb_resolve_scratch(b->s->docs, role, tenant, &b->text, &b->deps, &routed, &b->scratch) !=
+            0 ||
+        (tenant != NULL && !b->scratch.shaped))
         return NULL;
-    sb_deps_sort(deps);
-    size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0, dl = deps->n * sizeof *deps->keys;
-    sb_answer *a = sb_xmalloc(sizeof *a + dl + rl + 1 + (tenant ? tl + 1 : 0) + text->len + 1);
+    sb_deps_sort(&b->deps);
+    size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0;
+    size_t dl = b->deps.n * sizeof *b->deps.keys;
+    sb_answer *a = sb_xmalloc(sizeof *a + dl + rl + 1 + (tenant ? tl + 1 : 0) + b->text.len + 1);
     char *p = (char *)(a + 1); /* sizeof *a keeps p aligned for the uint64_t keys */
     atomic_init(&a->refs, 1);
-    a->deps = dl ? memcpy(p, deps->keys, dl) : NULL;
-    a->n_deps = deps->n;
+    a->deps = dl ? memcpy(p, b->deps.keys, dl) : NULL;
+    a->n_deps = b->deps.n;
     p += dl;
     a->routed = routed;
     a->role = memcpy(p, role, rl + 1);
@@ -107,25 +197,14 @@ static sb_answer *answer_new(const json_t *docs, const char *role, const char *t
     a->tenant = tenant ? memcpy(p, tenant, tl + 1) : NULL;
     a->tenant_len = tl;
     p += tenant ? tl + 1 : 0;
-    a->body.p = memcpy(p, text->p, text->len + 1);
-    a->body.len = text->len;
+    a->body.p = memcpy(p, b->text.p, b->text.len + 1);
+    a->body.len = b->text.len;
     sb_etag(a->body.p, a->body.len, a->body.etag);
     return a;
 }
 
-typedef struct builder {
-    sb_snapshot *s;
-    size_t cap;
-    const sb_snapshot *prev;
-    sb_deps changed; /* the documents the write changed, sorted */
-    bool full;
-    sb_buf text;
-    sb_deps deps;
-    sb_scratch scratch;
-} builder;
-
 /* Whether a read a document the write changed: each key of the smaller set is looked up in the
- * larger, so a batch of thousands costs each answer a few dozen searches. */
+ * larger. */
 static bool affected_by(const sb_answer *a, const sb_deps *changed)
 {
     const uint64_t *few = changed->keys, *many = a->deps;
@@ -140,46 +219,123 @@ static bool affected_by(const sb_answer *a, const sb_deps *changed)
     return false;
 }
 
-/* prev's answer a again, or a recomputed one when the changed documents may affect it. */
-static sb_answer *reuse_or_compute(builder *b, sb_answer *a, const char *role, const char *tenant)
+/* old (may be NULL) again when the write cannot have changed it, else a new answer. */
+static sb_answer *reuse_or_compute(builder *b, sb_answer *old, const char *role, const char *tenant)
 {
-    if (a != NULL && !affected_by(a, &b->changed)) {
-        atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
-        return a;
-    }
-    return answer_new(b->s->docs, role, tenant, &b->text, &b->deps, &b->scratch);
+    if (old != NULL && !affected_by(old, &b->changed))
+        return answer_ref(old);
+    return answer_new(b, role, tenant);
 }
 
-/* Adds the answer for (role, tenant): the previous one when the write cannot have changed it. */
-static void add(builder *b, const char *role, const char *tenant)
+/* The first link with key, in links sorted by key (n when none). */
+static size_t links_find(const sb_link *links, size_t n, uint64_t key)
 {
-    sb_answer *a =
-        b->full ? NULL : lookup(b->prev, role, strlen(role), tenant, tenant ? strlen(tenant) : 0);
-    if ((a = reuse_or_compute(b, a, role, tenant)) == NULL)
-        return;
-    if (b->s->n_answers == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->s->answers = sb_xrealloc(b->s->answers, b->cap * sizeof *b->s->answers);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (links[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    b->s->answers[b->s->n_answers++] = a;
+    return lo;
 }
 
-static void build_index(sb_snapshot *s)
+static int cmp_u32(const void *a, const void *b)
 {
-    size_t cap = 16;
-    while (cap < s->n_answers * 2)
-        cap *= 2;
-    s->slots = calloc(cap, sizeof *s->slots);
-    if (s->slots == NULL)
-        sb_json_check(NULL);
-    s->mask = cap - 1;
-    for (size_t k = 0; k < s->n_answers; k++) {
-        const sb_answer *a = s->answers[k];
-        size_t i = hash_key(a->role, a->role_len, a->tenant, a->tenant_len) & s->mask;
-        while (s->slots[i] != 0)
-            i = (i + 1) & s->mask;
-        s->slots[i] = (uint32_t)(k + 1);
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Into b->members, sorted and without repeats: the tenants that may shape role, whose global
+ * answer (NULL: none) reads `reads`: those overriding the role or switching a provider it reads. */
+static void find_members(builder *b, const char *role, const sb_answer *global)
+{
+    const sb_snapshot *s = b->s;
+    uint64_t own = role_hash(role, strlen(role));
+    const uint64_t *keys = global ? global->deps : &own;
+    size_t n_keys = global ? global->n_deps : 1;
+    b->n_members = 0;
+    for (size_t i = 0; i < n_keys; i++) {
+        for (size_t k = links_find(s->switches, s->n_switches, keys[i]);
+             k < s->n_switches && s->switches[k].key == keys[i]; k++) {
+            if (b->n_members == b->cap_members) {
+                b->cap_members = b->cap_members ? 2 * b->cap_members : 64;
+                b->members = sb_xrealloc(b->members, b->cap_members * sizeof *b->members);
+            }
+            b->members[b->n_members++] = (uint32_t)s->switches[k].value;
+        }
     }
+    qsort(b->members, b->n_members, sizeof *b->members, cmp_u32);
+    size_t k = 0;
+    for (size_t i = 0; i < b->n_members; i++)
+        if (k == 0 || b->members[i] != b->members[k - 1])
+            b->members[k++] = b->members[i];
+    b->n_members = k;
+}
+
+static void reads_add(sb_deps *reads, const sb_answer *a)
+{
+    for (size_t i = 0; i < a->n_deps; i++) {
+        if (reads->n == reads->cap) {
+            reads->cap = reads->cap ? 2 * reads->cap : 64;
+            reads->keys = sb_xrealloc(reads->keys, reads->cap * sizeof *reads->keys);
+        }
+        reads->keys[reads->n++] = a->deps[i];
+    }
+}
+
+/* role's entry in the new snapshot (NULL: the role is gone), old being its previous one. */
+static sb_entry *entry_build(builder *b, const char *role, sb_entry *old)
+{
+    const json_t *roles = json_object_get(b->s->docs, sb_kind_names[SB_ROLES]);
+    sb_answer *global = NULL;
+    if (json_object_get(roles, role) != NULL)
+        global = reuse_or_compute(b, old ? old->global : NULL, role, NULL);
+    find_members(b, role, global);
+    sb_answer **tenants = sb_xmalloc((b->n_members + 1) * sizeof *tenants);
+    size_t n = 0;
+    bool same = old != NULL && old->global == global;
+    for (size_t i = 0; i < b->n_members; i++) {
+        const char *tenant = b->s->views[b->members[i]].name;
+        sb_answer *prev = old ? entry_tenant(old, tenant, strlen(tenant)) : NULL;
+        sb_answer *a = reuse_or_compute(b, prev, role, tenant);
+        if (a != NULL)
+            tenants[n++] = a;
+    }
+    if (same && n == old->n_tenants) {
+        for (size_t i = 0; i < n && same; i++)
+            same = tenants[i] == old->tenants[i];
+    } else {
+        same = false;
+    }
+    if (same || (global == NULL && n == 0)) { /* unchanged, or gone */
+        answer_unref(global);
+        for (size_t i = 0; i < n; i++)
+            answer_unref(tenants[i]);
+        free(tenants);
+        return same ? entry_ref(old) : NULL;
+    }
+    b->reads.n = 0;
+    if (global)
+        reads_add(&b->reads, global);
+    for (size_t i = 0; i < n; i++)
+        reads_add(&b->reads, tenants[i]);
+    sb_deps_sort(&b->reads);
+    size_t rl = b->reads.n * sizeof *b->reads.keys;
+    sb_entry *e = sb_xmalloc(sizeof *e + rl + n * sizeof *tenants + 1);
+    atomic_init(&e->refs, 1);
+    e->reads = memcpy(e + 1, b->reads.keys, rl);
+    e->n_reads = b->reads.n;
+    e->tenants = memcpy((char *)(e + 1) + rl, tenants, n * sizeof *tenants);
+    e->n_tenants = n;
+    e->global = global;
+    const sb_answer *any = global ? global : tenants[0];
+    e->role = any->role;
+    e->role_len = any->role_len;
+    e->hash = role_hash(e->role, e->role_len);
+    free(tenants);
+    return e;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -187,75 +343,296 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The keys of obj, sorted; free the array, not the strings (obj owns them). */
-static const char **sorted_keys(const json_t *obj, size_t *n)
+static int cmp_link(const void *a, const void *b)
 {
-    const char **keys = sb_xmalloc((json_object_size(obj) + 1) * sizeof *keys);
-    const char *k;
-    json_t *v;
-    *n = 0;
-    json_object_foreach ((json_t *)obj, k, v)
-        keys[(*n)++] = k;
-    qsort(keys, *n, sizeof *keys, cmp_str);
-    return keys;
+    const sb_link *x = a, *y = b;
+    return x->key != y->key ? (x->key > y->key) - (x->key < y->key)
+                            : (x->value > y->value) - (x->value < y->value);
 }
 
-static void build_answers(builder *b)
+/* Growable arrays of names and links. */
+typedef struct names {
+    const char **p;
+    size_t n, cap;
+} names;
+
+static void names_add(names *v, const char *name)
 {
-    const json_t *roles = json_object_get(b->s->docs, "roles");
-    const json_t *tenants = json_object_get(b->s->docs, "tenants");
-    const char *role, *tenant;
-    json_t *v, *t;
-    json_object_foreach ((json_t *)roles, role, v)
-        add(b, role, NULL);
-    size_t n;
-    const char **names = sorted_keys(tenants, &n);
-    b->s->views = calloc(n + 1, sizeof *b->s->views);
-    if (b->s->views == NULL)
-        sb_json_check(NULL);
-    b->s->n_views = n + 1;
-    for (size_t i = 0; i < n; i++) {
-        tenant = names[i];
-        t = json_object_get(tenants, tenant);
-        b->s->views[i + 1].name = sb_xstrndup(tenant, strlen(tenant));
-        json_object_foreach ((json_t *)roles, role, v)
-            add(b, role, tenant);
-        json_object_foreach (json_object_get(t, "roles"), role, v) {
-            if (json_object_get(roles, role) == NULL) /* a role only this tenant has */
-                add(b, role, tenant);
-        }
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        v->p = sb_xrealloc(v->p, v->cap * sizeof *v->p);
     }
-    free(names);
+    v->p[v->n++] = name;
 }
 
-/*
- * The common case, a write that touched no roles and no tenants document (a provider flip, a
- * failback or models change): the (role, tenant) pairs are the same as prev's, so the answers
- * keep their places, and the index and the tenant views are copied.
- */
-static void rebuild_same_pairs(builder *b)
+typedef struct links {
+    sb_link *p;
+    size_t n, cap;
+} links;
+
+static void links_add(links *v, uint64_t key, uint64_t value)
 {
-    const sb_snapshot *prev = b->prev;
-    sb_snapshot *s = b->s;
-    s->answers = sb_xmalloc((prev->n_answers + 1) * sizeof *s->answers);
-    for (size_t i = 0; i < prev->n_answers; i++) {
-        sb_answer *a = prev->answers[i];
-        s->answers[i] = reuse_or_compute(b, a, a->role, a->tenant);
-        if (s->answers[i] == NULL) { /* cannot be: the same documents assign the role */
-            fprintf(stderr, "switchboard: snapshot: %s lost its assignment\n", a->role);
-            abort();
-        }
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        v->p = sb_xrealloc(v->p, v->cap * sizeof *v->p);
     }
-    s->n_answers = prev->n_answers;
-    s->mask = prev->mask;
-    s->slots = sb_xmalloc((prev->mask + 1) * sizeof *s->slots);
-    memcpy(s->slots, prev->slots, (prev->mask + 1) * sizeof *s->slots);
-    s->n_views = prev->n_views;
+    v->p[v->n++] = (sb_link){key, value};
+}
+
+/* Step 1: the views (tenants sorted by name) and the switches. */
+static void build_views(sb_snapshot *s)
+{
+    const json_t *tenants = json_object_get(s->docs, sb_kind_names[SB_TENANTS]);
+    names sorted = {0};
+    const char *name, *id;
+    json_t *t, *v;
+    json_object_foreach ((json_t *)tenants, name, t)
+        names_add(&sorted, name);
+    if (sorted.n > 1)
+        qsort(sorted.p, sorted.n, sizeof *sorted.p, cmp_str);
+    s->n_views = sorted.n + 1;
     s->views = calloc(s->n_views, sizeof *s->views);
     if (s->views == NULL)
         sb_json_check(NULL);
-    for (size_t i = 1; i < s->n_views; i++)
-        s->views[i].name = sb_xstrndup(prev->views[i].name, strlen(prev->views[i].name));
+    links sw = {0};
+    for (size_t i = 0; i < sorted.n; i++) {
+        s->views[i + 1].name = sb_xstrndup(sorted.p[i], strlen(sorted.p[i]));
+        t = json_object_get(tenants, sorted.p[i]);
+        json_object_foreach (json_object_get(t, "roles"), id, v)
+            links_add(&sw, sb_deps_key(SB_ROLES, id), i + 1);
+        json_object_foreach (json_object_get(t, "providers"), id, v) {
+            if (json_is_boolean(json_object_get(v, "enabled")))
+                links_add(&sw, sb_deps_key(SB_PROVIDERS, id), i + 1);
+        }
+    }
+    if (sw.n > 1)
+        qsort(sw.p, sw.n, sizeof *sw.p, cmp_link);
+    s->switches = sw.p;
+    s->n_switches = sw.n;
+    free(sorted.p);
+}
+
+/* The roles whose entry links from key lead to, from prev's index. */
+static void touched_by_key(const sb_snapshot *prev, uint64_t key, names *out)
+{
+    const sb_index *x = prev->index;
+    for (size_t k = links_find(x->links, x->n, key); k < x->n && x->links[k].key == key; k++) {
+        const sb_entry *e = lookup_hash(prev, x->links[k].value);
+        if (e != NULL)
+            names_add(out, e->role);
+    }
+}
+
+/* The roles a tenant's document overrides, and those reading a provider it switches. */
+static void touched_by_tenant(const sb_snapshot *prev, const json_t *tenant_doc, names *out)
+{
+    const char *id;
+    json_t *v;
+    json_object_foreach (json_object_get(tenant_doc, "roles"), id, v)
+        names_add(out, id);
+    json_object_foreach (json_object_get(tenant_doc, "providers"), id, v)
+        touched_by_key(prev, sb_deps_key(SB_PROVIDERS, id), out);
+}
+
+/* Step 2: the names of the roles a build must compute, sorted, without repeats. Their strings
+ * belong to prev's or the new snapshot's documents and entries. */
+static names touched_roles(builder *b, const sb_change *changes, size_t n)
+{
+    names out = {0};
+    const char *id;
+    json_t *v;
+    if (b->prev == NULL) {
+        json_object_foreach (json_object_get(b->s->docs, sb_kind_names[SB_ROLES]), id, v)
+            names_add(&out, id);
+        json_t *t;
+        json_object_foreach (json_object_get(b->s->docs, sb_kind_names[SB_TENANTS]), id, t) {
+            const char *role;
+            json_object_foreach (json_object_get(t, "roles"), role, v)
+                names_add(&out, role); /* a role only tenants have */
+        }
+    } else {
+        for (size_t i = 0; i < b->changed.n; i++)
+            touched_by_key(b->prev, b->changed.keys[i], &out);
+        for (size_t i = 0; i < n; i++) {
+            if (changes[i].kind == SB_ROLES)
+                names_add(&out, changes[i].id);
+            if (changes[i].kind != SB_TENANTS)
+                continue;
+            const json_t *tenants[2] = {
+                json_object_get(json_object_get(b->prev->docs, "tenants"), changes[i].id),
+                json_object_get(json_object_get(b->s->docs, "tenants"), changes[i].id)};
+            for (int k = 0; k < 2; k++)
+                touched_by_tenant(b->prev, tenants[k], &out);
+        }
+    }
+    if (out.n > 1)
+        qsort(out.p, out.n, sizeof *out.p, cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < out.n; i++)
+        if (k == 0 || strcmp(out.p[i], out.p[k - 1]) != 0)
+            out.p[k++] = out.p[i];
+    out.n = k;
+    return out;
+}
+
+static void entries_add(sb_snapshot *s, size_t *cap, sb_entry *e)
+{
+    if (s->n_entries == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        s->entries = sb_xrealloc(s->entries, *cap * sizeof *s->entries);
+    }
+    s->entries[s->n_entries++] = e;
+}
+
+static void delta_add(sb_snapshot *s, size_t *cap, sb_entry *old, sb_entry *new)
+{
+    if (s->n_delta == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        s->delta_old = sb_xrealloc(s->delta_old, *cap * sizeof *s->delta_old);
+        s->delta_new = sb_xrealloc(s->delta_new, *cap * sizeof *s->delta_new);
+    }
+    s->delta_old[s->n_delta] = entry_ref(old);
+    s->delta_new[s->n_delta++] = entry_ref(new);
+}
+
+static void build_slots(sb_snapshot *s)
+{
+    size_t cap = 16;
+    while (cap < s->n_entries * 2)
+        cap *= 2;
+    s->slots = calloc(cap, sizeof *s->slots);
+    if (s->slots == NULL)
+        sb_json_check(NULL);
+    s->mask = cap - 1;
+    for (size_t k = 0; k < s->n_entries; k++) {
+        size_t i = s->entries[k]->hash & s->mask;
+        while (s->slots[i] != 0)
+            i = (i + 1) & s->mask;
+        s->slots[i] = (uint32_t)(k + 1);
+    }
+}
+
+/* Step 3: prev's entries, with those of the touched roles replaced, dropped or added. */
+static void build_entries(builder *b, const names *touched)
+{
+    sb_snapshot *s = b->s;
+    const sb_snapshot *prev = b->prev;
+    size_t cap = 0, delta_cap = 0, kept = 0;
+    if (prev != NULL) {
+        cap = prev->n_entries + touched->n + 1;
+        s->entries = sb_xmalloc(cap * sizeof *s->entries);
+        for (size_t i = 0; i < prev->n_entries; i++)
+            s->entries[i] = entry_ref(prev->entries[i]);
+        s->n_entries = prev->n_entries;
+    }
+    for (size_t i = 0; i < touched->n; i++) {
+        const char *role = touched->p[i];
+        size_t at = prev ? lookup_at(prev, role, strlen(role)) : SIZE_MAX;
+        sb_entry *old = at == SIZE_MAX ? NULL : prev->entries[at];
+        sb_entry *e = entry_build(b, role, old);
+        if (e == old) {
+            entry_unref(e);
+            continue;
+        }
+        if (prev != NULL)
+            delta_add(s, &delta_cap, old, e);
+        if (old != NULL) { /* prev's entries are at the same places in s */
+            entry_unref(s->entries[at]);
+            s->entries[at] = e; /* NULL: dropped below */
+        } else if (e != NULL) {
+            entries_add(s, &cap, e);
+        }
+    }
+    for (size_t i = 0; i < s->n_entries; i++)
+        if (s->entries[i] != NULL)
+            s->entries[kept++] = s->entries[i];
+    s->n_entries = kept;
+    build_slots(s);
+}
+
+static sb_index *index_new(size_t n)
+{
+    sb_index *x = sb_xmalloc(sizeof *x);
+    atomic_init(&x->refs, 1);
+    x->links = sb_xmalloc((n + 1) * sizeof *x->links);
+    x->n = 0;
+    return x;
+}
+
+static void index_unref(sb_index *x)
+{
+    if (x != NULL && atomic_fetch_sub_explicit(&x->refs, 1, memory_order_acq_rel) == 1) {
+        free(x->links);
+        free(x);
+    }
+}
+
+static void reads_links(links *out, const sb_entry *e)
+{
+    for (size_t i = 0; e != NULL && i < e->n_reads; i++)
+        links_add(out, e->reads[i], e->hash);
+}
+
+static bool same_reads(const sb_entry *a, const sb_entry *b)
+{
+    size_t na = a ? a->n_reads : 0, nb = b ? b->n_reads : 0;
+    return na == nb && (na == 0 || memcmp(a->reads, b->reads, na * sizeof *a->reads) == 0);
+}
+
+/* Step 4: the index of s. A write that changed no role's reads (a provider flip) shares prev's;
+ * otherwise prev's links, less the replaced entries' and plus the new ones', in one merge. */
+static void build_index(builder *b)
+{
+    sb_snapshot *s = b->s;
+    if (b->prev == NULL) {
+        links all = {0};
+        for (size_t i = 0; i < s->n_entries; i++)
+            reads_links(&all, s->entries[i]);
+        if (all.n > 1)
+            qsort(all.p, all.n, sizeof *all.p, cmp_link);
+        s->index = index_new(0);
+        free(s->index->links);
+        s->index->links = all.p ? all.p : sb_xmalloc(sizeof *all.p);
+        s->index->n = all.n;
+        return;
+    }
+    bool same = true;
+    for (size_t i = 0; i < s->n_delta && same; i++)
+        same = same_reads(s->delta_old[i], s->delta_new[i]);
+    if (same) {
+        s->index = b->prev->index;
+        atomic_fetch_add_explicit(&s->index->refs, 1, memory_order_relaxed);
+        return;
+    }
+    links gone = {0}, added = {0};
+    for (size_t i = 0; i < s->n_delta; i++) {
+        if (same_reads(s->delta_old[i], s->delta_new[i]))
+            continue;
+        reads_links(&gone, s->delta_old[i]);
+        reads_links(&added, s->delta_new[i]);
+    }
+    if (gone.n > 1)
+        qsort(gone.p, gone.n, sizeof *gone.p, cmp_link);
+    if (added.n > 1)
+        qsort(added.p, added.n, sizeof *added.p, cmp_link);
+    const sb_index *old = b->prev->index;
+    sb_index *x = index_new(old->n + added.n);
+    size_t i = 0, g = 0, a = 0;
+    while (i < old->n || a < added.n) {
+        if (i < old->n && (a == added.n || cmp_link(&old->links[i], &added.p[a]) <= 0)) {
+            while (g < gone.n && cmp_link(&gone.p[g], &old->links[i]) < 0)
+                g++;
+            if (g < gone.n && cmp_link(&gone.p[g], &old->links[i]) == 0)
+                g++, i++; /* a link of a replaced entry */
+            else
+                x->links[x->n++] = old->links[i++];
+        } else {
+            x->links[x->n++] = added.p[a++];
+        }
+    }
+    free(gone.p);
+    free(added.p);
+    s->index = x;
 }
 
 static int hex_value(char c)
@@ -302,53 +679,61 @@ sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint6
     s->revs = revs;
     s->tokens = tokens ? tokens : sb_json_check(json_object());
 
-    builder b = {.s = s, .prev = prev, .full = prev == NULL};
-    bool same_pairs = prev != NULL;
-    for (size_t i = 0; i < n; i++) {
+    builder b = {.s = s, .prev = prev};
+    for (size_t i = 0; i < n; i++)
         sb_deps_add(&b.changed, changes[i].kind, changes[i].id);
-        same_pairs = same_pairs && changes[i].kind != SB_ROLES && changes[i].kind != SB_TENANTS;
-    }
     sb_deps_sort(&b.changed);
-    if (same_pairs)
-        rebuild_same_pairs(&b);
-    else {
-        build_answers(&b);
-        build_index(s);
-    }
+    build_views(s);
+    names touched = touched_roles(&b, changes, n);
+    build_entries(&b, &touched);
+    build_index(&b);
+    free(touched.p);
     free(b.changed.keys);
     free(b.deps.keys);
+    free(b.reads.keys);
     free(b.text.p);
-    free(b.scratch.kept.p);
-    free(b.scratch.dropped.p);
+    free(b.members);
+    sb_scratch_free(&b.scratch);
     build_tokens(s);
     return s;
 }
 
-/* ---- the lazily built bodies ---- */
-
-static int cmp_answer_role(const void *a, const void *b)
+void sb_snapshot_seal(sb_snapshot *s)
 {
-    return strcmp((*(sb_answer *const *)a)->role, (*(sb_answer *const *)b)->role);
+    for (size_t i = 0; i < s->n_delta; i++) {
+        entry_unref(s->delta_old[i]);
+        entry_unref(s->delta_new[i]);
+    }
+    free(s->delta_old);
+    free(s->delta_new);
+    s->delta_old = s->delta_new = NULL;
+    s->n_delta = 0;
 }
 
-/* Appends "role":answer,... for the answers of one view (tenant NULL: global), by role. */
+/* ---- the lazily built bodies ---- */
+
+static int cmp_entry_role(const void *a, const void *b)
+{
+    return strcmp((*(sb_entry *const *)a)->role, (*(sb_entry *const *)b)->role);
+}
+
+/* Appends "role":answer,... as a reader of tenant (NULL: global) gets them, by role. */
 static void add_answers(const sb_snapshot *s, const char *tenant, sb_buf *out)
 {
-    sb_answer **list = sb_xmalloc((s->n_answers + 1) * sizeof *list);
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_answers; i++) {
-        const sb_answer *a = s->answers[i];
-        if ((a->tenant == NULL) == (tenant == NULL) &&
-            (tenant == NULL || strcmp(a->tenant, tenant) == 0))
-            list[n++] = s->answers[i];
-    }
-    qsort(list, n, sizeof *list, cmp_answer_role);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
+    sb_entry **list = sb_xmalloc((s->n_entries + 1) * sizeof *list);
+    memcpy(list, s->entries, s->n_entries * sizeof *list);
+    qsort(list, s->n_entries, sizeof *list, cmp_entry_role);
+    bool first = true;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        const sb_answer *a = entry_answer(list[i], tenant, tenant ? strlen(tenant) : 0);
+        if (a == NULL)
+            continue;
+        if (!first)
             sb_buf_add(out, ",", 1);
-        sb_buf_add_jstr(out, list[i]->role);
+        first = false;
+        sb_buf_add_jstr(out, a->role);
         sb_buf_add(out, ":", 1);
-        sb_buf_add(out, list[i]->body.p, list[i]->body.len);
+        sb_buf_add(out, a->body.p, a->body.len);
     }
     free(list);
 }
@@ -408,58 +793,76 @@ static json_t *answer_json(const sb_answer *a)
     return a ? sb_json_check(json_loadb(a->body.p, a->body.len, 0, NULL)) : json_null();
 }
 
-static void plan_add(json_t *plan, const sb_answer *key, const sb_answer *before,
-                     const sb_answer *after)
+static bool same_body(const sb_answer *a, const sb_answer *b)
 {
-    json_array_append_new(
-        plan,
-        sb_json_check(json_pack("{s:s, s:s?, s:o, s:o}", "role", key->role, "tenant", key->tenant,
-                                "before", answer_json(before), "after", answer_json(after))));
+    return a == b ||
+           (a && b && a->body.len == b->body.len && memcmp(a->body.p, b->body.p, a->body.len) == 0);
 }
 
-static void lost_add(json_t *lost, const sb_answer *key)
+/* One (role, tenant) pair of the plan: what its readers got before and get after. */
+static void plan_pair(sb_plan *p, size_t limit, const char *role, const char *tenant,
+                      const sb_answer *before, const sb_answer *after)
 {
+    if (same_body(before, after))
+        return;
+    size_t k = p->changes++;
+    if (tenant == NULL) {
+        p->global++;
+    } else {
+        json_t *n = json_object_get(p->tenants, tenant);
+        json_object_set_new(p->tenants, tenant, json_integer(n ? json_integer_value(n) + 1 : 1));
+    }
+    if (after != NULL && !after->routed && (before == NULL || before->routed))
+        json_array_append_new(
+            p->lost, sb_json_check(json_pack("{s:s, s:s?}", "role", role, "tenant", tenant)));
+    if (k < p->from)
+        return;
+    if (k - p->from >= limit) {
+        if (p->next == 0)
+            p->next = k;
+        return;
+    }
     json_array_append_new(
-        lost, sb_json_check(json_pack("{s:s, s:s?}", "role", key->role, "tenant", key->tenant)));
+        p->listed,
+        sb_json_check(json_pack("{s:s, s:s?, s:o, s:o}", "role", role, "tenant", tenant, "before",
+                                answer_json(before), "after", answer_json(after))));
 }
 
-/*
- * An answer loses its route when what a reader of (role, tenant) gets goes from routed (or
- * nothing: the answer is new) to "primary": null. A reader of a tenant that has no answer of
- * its own gets the global one, so a new tenant's answer is compared with the global one.
- */
-void sb_snapshot_diff(const sb_snapshot *before, const sb_snapshot *after, json_t **plan,
-                      json_t **lost)
+/* The tenants with an answer of their own in old or new (either may be NULL), in order. */
+static void plan_entry(sb_plan *p, size_t limit, const sb_entry *old, const sb_entry *new)
 {
-    if (plan)
-        *plan = sb_json_check(json_array());
-    *lost = sb_json_check(json_array());
-    for (size_t i = 0; i < after->n_answers; i++) {
-        const sb_answer *a = after->answers[i];
-        const sb_answer *b = lookup(before, a->role, a->role_len, a->tenant, a->tenant_len);
-        if (b == a ||
-            (b && b->body.len == a->body.len && memcmp(b->body.p, a->body.p, a->body.len) == 0))
-            continue;
-        if (plan)
-            plan_add(*plan, a, b, a);
-        const sb_answer *seen =
-            b ? b : sb_snapshot_answer(before, a->role, a->role_len, a->tenant, a->tenant_len);
-        if (!a->routed && (seen == NULL || seen->routed))
-            lost_add(*lost, a);
+    const char *role = old ? old->role : new->role;
+    plan_pair(p, limit, role, NULL, old ? old->global : NULL, new ? new->global : NULL);
+    size_t i = 0, k = 0, n_old = old ? old->n_tenants : 0, n_new = new ? new->n_tenants : 0;
+    while (i < n_old || k < n_new) {
+        int c = i == n_old   ? 1
+                : k == n_new ? -1
+                             : strcmp(old->tenants[i]->tenant, new->tenants[k]->tenant);
+        const char *tenant = c <= 0 ? old->tenants[i]->tenant : new->tenants[k]->tenant;
+        const sb_answer *before = c <= 0 ? old->tenants[i++] : old ? old->global : NULL;
+        const sb_answer *after = c >= 0 ? new->tenants[k++] : new ? new->global : NULL;
+        /* A tenant whose readers had an answer of their own keeps reading the global one when
+         * the role is deleted with its answers: that is a change, but no lost route. */
+        plan_pair(p, limit, role, tenant, before, after);
     }
-    for (size_t i = 0; i < before->n_answers; i++) {
-        const sb_answer *b = before->answers[i];
-        if (lookup(after, b->role, b->role_len, b->tenant, b->tenant_len) != NULL)
-            continue;
-        if (plan)
-            plan_add(*plan, b, b, NULL);
-        /* A deleted tenant's readers fall back to the global answer; a deleted role's have none. */
-        const sb_answer *now =
-            b->tenant ? sb_snapshot_answer(after, b->role, b->role_len, b->tenant, b->tenant_len)
-                      : NULL;
-        if (now != NULL && b->routed && !now->routed)
-            lost_add(*lost, b);
-    }
+}
+
+void sb_snapshot_plan(const sb_snapshot *after, size_t from, size_t limit, sb_plan *out)
+{
+    *out = (sb_plan){.tenants = sb_json_check(json_object()),
+                     .listed = sb_json_check(json_array()),
+                     .lost = sb_json_check(json_array()),
+                     .from = from};
+    for (size_t i = 0; i < after->n_delta; i++)
+        plan_entry(out, limit, after->delta_old[i], after->delta_new[i]);
+}
+
+void sb_plan_clear(sb_plan *p)
+{
+    json_decref(p->tenants);
+    json_decref(p->listed);
+    json_decref(p->lost);
+    *p = (sb_plan){0};
 }
 
 /* ---- references and publication ---- */
@@ -473,15 +876,18 @@ void sb_snapshot_unref(sb_snapshot *s)
 {
     if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < s->n_answers; i++)
-        answer_unref(s->answers[i]);
+    sb_snapshot_seal(s);
+    for (size_t i = 0; i < s->n_entries; i++)
+        entry_unref(s->entries[i]);
     for (size_t i = 0; i < s->n_views; i++) {
         free(s->views[i].name);
         free(s->views[i].config.p);
     }
     free(s->views);
-    free(s->answers);
+    free(s->entries);
     free(s->slots);
+    free(s->switches);
+    index_unref(s->index);
     free(s->topology.p);
     free(s->token_list);
     pthread_mutex_destroy(&s->lazy);

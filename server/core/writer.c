@@ -272,6 +272,19 @@ static int resolve_rollbacks(sb_write *w)
     return 0;
 }
 
+/* A plan as an answer carries it: "counts", the listed "changes", "changes_from",
+ * "changes_next" (null when none are left) and every "loses_route". */
+static json_t *plan_body(sb_plan *p)
+{
+    json_t *counts = json_pack("{s:I, s:I, s:O, s:I}", "changes", (json_int_t)p->changes, "global",
+                               (json_int_t)p->global, "tenants", p->tenants, "loses_route",
+                               (json_int_t)json_array_size(p->lost));
+    return sb_json_check(json_pack(
+        "{s:o, s:O, s:I, s:o, s:O}", "counts", sb_json_check(counts), "changes", p->listed,
+        "changes_from", (json_int_t)p->from, "changes_next",
+        p->next ? json_integer((json_int_t)p->next) : json_null(), "loses_route", p->lost));
+}
+
 /* Answers a write that changes nothing: the current revision, and nothing recorded. */
 static void unchanged(sb_write *w, const sb_snapshot *cur)
 {
@@ -279,9 +292,17 @@ static void unchanged(sb_write *w, const sb_snapshot *cur)
     w->status = 200;
     w->revision = 0; /* nothing committed: the answer carries the current snapshot's revision */
     if (w->dry_run) {
-        w->body =
-            json_pack("{s:b, s:I, s:[], s:[], s:O}", "dry_run", 1, "revision",
-                      (json_int_t)cur->revision, "changes", "loses_route", "warnings", w->warnings);
+        sb_plan none = {.tenants = sb_json_check(json_object()),
+                        .listed = sb_json_check(json_array()),
+                        .lost = sb_json_check(json_array()),
+                        .from = w->changes_from};
+        w->body = sb_json_check(
+            json_pack("{s:b, s:I}", "dry_run", 1, "revision", (json_int_t)cur->revision));
+        json_t *body = plan_body(&none);
+        json_object_update(w->body, body);
+        json_object_set(w->body, "warnings", w->warnings);
+        json_decref(body);
+        sb_plan_clear(&none);
         return;
     }
     w->body = result_body(w, cur->docs, cur->revision);
@@ -319,33 +340,38 @@ static void apply(sb_write *w)
     json_t *tokens = json_incref(cur->tokens);
     sb_snapshot *next = sb_snapshot_build(docs, revs, tokens, cur->revision + 1, cur, changes, n);
     double t1 = now_ms();
-    json_t *plan = NULL, *lost;
-    sb_snapshot_diff(cur, next, w->dry_run ? &plan : NULL, &lost);
-    if (w->dry_run || (json_array_size(lost) > 0 && !w->force)) {
-        if (plan == NULL) { /* the 409 shows the whole plan */
-            json_decref(lost);
-            sb_snapshot_diff(cur, next, &plan, &lost);
+    sb_plan plan;
+    sb_snapshot_plan(next, w->changes_from, w->dry_run ? w->changes_limit : 0, &plan);
+    size_t lost = json_array_size(plan.lost);
+    if (w->dry_run || (lost > 0 && !w->force)) {
+        if (!w->dry_run) { /* the 409 shows the plan's first page */
+            sb_plan_clear(&plan);
+            sb_snapshot_plan(next, w->changes_from, w->changes_limit, &plan);
         }
+        json_t *body = plan_body(&plan);
         if (w->dry_run) {
             w->status = 200;
-            w->body = json_pack("{s:b, s:I, s:o, s:o, s:O}", "dry_run", 1, "revision",
-                                (json_int_t)cur->revision, "changes", plan, "loses_route", lost,
-                                "warnings", w->warnings);
+            w->body = sb_json_check(
+                json_pack("{s:b, s:I}", "dry_run", 1, "revision", (json_int_t)cur->revision));
+            json_object_update(w->body, body);
+            json_object_set(w->body, "warnings", w->warnings);
+            json_decref(body);
         } else {
             fail(w, sb_problem(SB_P_CONFLICT, NULL,
                                "this write would leave %zu answer(s) with no route (primary: "
                                "null); add ?force=1 to make it anyway",
-                               json_array_size(lost)));
-            json_object_set_new(w->body, "loses_route", lost);
-            json_object_set_new(w->body, "changes", plan);
+                               lost));
+            json_object_update(w->body, body);
+            json_decref(body);
         }
+        sb_plan_clear(&plan);
         sb_metrics_build(t1 - t0, false);
         free(changes);
         sb_snapshot_unref(next);
         sb_snapshot_unref(cur);
         return;
     }
-    json_decref(lost);
+    sb_plan_clear(&plan);
 
     uint64_t revision;
     sb_commit_info info = {w->actor, w->reason, w->trace_id[0] ? w->trace_id : NULL};
@@ -375,6 +401,7 @@ static void apply(sb_write *w)
     w->body = result_body(w, next->docs, revision);
     if (json_array_size(w->warnings) > 0)
         json_object_set(w->body, "warnings", w->warnings);
+    sb_snapshot_seal(next);
     sb_snapshot_publish(next);
     sb_metrics_build(t1 - t0, false);
     sb_metrics_write_committed();
