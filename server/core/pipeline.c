@@ -34,13 +34,18 @@ uint64_t sb_deps_keyn(int kind, const char *id, size_t len)
     return h ^ (h >> 31);
 }
 
-void sb_deps_add(sb_deps *d, int kind, const char *id)
+void sb_deps_add_key(sb_deps *d, uint64_t key)
 {
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 32;
         d->keys = sb_xrealloc(d->keys, d->cap * sizeof *d->keys);
     }
-    d->keys[d->n++] = sb_deps_key(kind, id);
+    d->keys[d->n++] = key;
+}
+
+void sb_deps_add(sb_deps *d, int kind, const char *id)
+{
+    sb_deps_add_key(d, sb_deps_key(kind, id));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -53,7 +58,17 @@ void sb_deps_sort(sb_deps *d)
 {
     if (d->n < 2)
         return;
-    qsort(d->keys, d->n, sizeof *d->keys, cmp_u64);
+    if (d->n <= 64) { /* an answer's few dozen keys: insertion sort beats qsort's calls */
+        for (size_t i = 1; i < d->n; i++) {
+            uint64_t k = d->keys[i];
+            size_t j = i;
+            for (; j > 0 && d->keys[j - 1] > k; j--)
+                d->keys[j] = d->keys[j - 1];
+            d->keys[j] = k;
+        }
+    } else {
+        qsort(d->keys, d->n, sizeof *d->keys, cmp_u64);
+    }
     size_t k = 1;
     for (size_t i = 1; i < d->n; i++)
         if (d->keys[i] != d->keys[k - 1])
@@ -141,73 +156,107 @@ size_t sb_candidates(const json_t *docs, const json_t *assignment, const char **
     return n;
 }
 
-/* Step 4's switch: 1 enabled, 0 disabled, -1 no switch at all. */
-static int provider_switch(const json_t *docs, const json_t *tenant_doc, const char *provider)
-{
-    const json_t *o = json_object_get(json_object_get(tenant_doc, "providers"), provider);
-    const json_t *enabled = json_object_get(o, "enabled");
-    if (!json_is_boolean(enabled))
-        enabled =
-            json_object_get(json_object_get(kind_of(docs, SB_PROVIDERS), provider), "enabled");
-    if (!json_is_boolean(enabled))
-        return -1;
-    return json_is_true(enabled);
-}
-
 /* Called once per candidate, in order, with its provider (NULL: none) and whether that provider
  * is off. */
 typedef void (*visit_fn)(void *ctx, const char *model, const char *provider, bool off);
 
-/* Whether the tenant's document switches provider (its "enabled" is what step 4 reads first). */
-static bool tenant_switches(const json_t *tenant_doc, const char *provider)
+static void chain_add(sb_chain *c, const char *model, const char *provider, char buf[201],
+                      const json_t *enabled)
 {
-    return json_is_boolean(json_object_get(
-        json_object_get(json_object_get(tenant_doc, "providers"), provider), "enabled"));
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : SB_CHAIN_MAX;
+        c->models = sb_xrealloc(c->models, c->cap * sizeof *c->models);
+        c->providers = sb_xrealloc(c->providers, c->cap * sizeof *c->providers);
+        c->enabled = sb_xrealloc(c->enabled, c->cap * sizeof *c->enabled);
+    }
+    c->models[c->n] = model;
+    c->providers[c->n] = SIZE_MAX;
+    c->enabled[c->n] = enabled;
+    if (provider == buf) { /* a name made from the model's prefix: kept in c->names */
+        c->providers[c->n] = c->names.len;
+        sb_buf_add(&c->names, buf, strlen(buf) + 1);
+    }
+    c->n++;
 }
 
-/*
- * Steps 1 to 5. *shaped_by is the tenant's document when it shaped the answer (it overrides the
- * role, or switches the provider of a candidate), else NULL: the answer is then the global one.
- * -1: role not assigned.
- */
-static int resolve(const json_t *docs, const char *role, const char *tenant,
-                   const json_t **shaped_by, sb_deps *deps, visit_fn visit, void *ctx)
+const char *sb_chain_provider(const sb_chain *c, const json_t *docs, size_t i)
+{
+    if (c->providers[i] != SIZE_MAX)
+        return c->names.p + c->providers[i];
+    /* from models/<id>.provider, owned by docs */
+    return json_string_value(
+        json_object_get(json_object_get(kind_of(docs, SB_MODELS), c->models[i]), "provider"));
+}
+
+int sb_chain_build(const json_t *docs, const char *role, const char *tenant, sb_chain *c)
 {
     const json_t *tdoc = tenant ? json_object_get(kind_of(docs, SB_TENANTS), tenant) : NULL;
     const json_t *assignment = json_object_get(json_object_get(tdoc, "roles"), role);
-    bool shaped = assignment != NULL;
-    if (deps) {
-        if (tenant)
-            sb_deps_add(deps, SB_TENANTS, tenant);
-        sb_deps_add(deps, SB_ROLES, role);
-    }
+    c->n = c->names.len = c->deps.n = 0;
+    c->own = assignment != NULL;
+    if (tenant)
+        sb_deps_add(&c->deps, SB_TENANTS, tenant);
+    sb_deps_add(&c->deps, SB_ROLES, role);
     if (assignment == NULL)
         assignment = json_object_get(kind_of(docs, SB_ROLES), role);
-    *shaped_by = NULL;
-    if (assignment == NULL)
+    if (assignment == NULL) {
+        sb_deps_sort(&c->deps);
         return -1;
-
+    }
     const json_t *fallbacks = json_object_get(assignment, "fallbacks");
     size_t max = json_is_array(fallbacks) ? json_array_size(fallbacks) + 1 : SB_CHAIN_MAX;
     const char *small[SB_CHAIN_MAX],
         **cand = max <= SB_CHAIN_MAX ? small : sb_xmalloc(max * sizeof *cand);
-    size_t n = sb_candidates(docs, assignment, cand, max, deps);
+    size_t n = sb_candidates(docs, assignment, cand, max, &c->deps);
+    const json_t *providers = kind_of(docs, SB_PROVIDERS);
     for (size_t i = 0; i < n; i++) {
         char buf[201];
         const char *provider = sb_model_provider(docs, cand[i], buf);
-        if (deps) {
-            sb_deps_add(deps, SB_MODELS, cand[i]);
-            if (provider)
-                sb_deps_add(deps, SB_PROVIDERS, provider);
-        }
-        shaped = shaped || (provider != NULL && tenant_switches(tdoc, provider));
-        visit(ctx, cand[i], provider,
-              provider != NULL && provider_switch(docs, tdoc, provider) == 0);
+        sb_deps_add(&c->deps, SB_MODELS, cand[i]);
+        if (provider)
+            sb_deps_add(&c->deps, SB_PROVIDERS, provider);
+        chain_add(c, cand[i], provider, buf,
+                  provider ? json_object_get(json_object_get(providers, provider), "enabled")
+                           : NULL);
     }
     if (cand != small)
         free(cand);
-    *shaped_by = shaped ? tdoc : NULL;
+    sb_deps_sort(&c->deps);
     return 0;
+}
+
+void sb_chain_free(sb_chain *c)
+{
+    free(c->models);
+    free(c->providers);
+    free(c->enabled);
+    free(c->names.p);
+    free(c->deps.keys);
+}
+
+/*
+ * Steps 4 and 5 on a chain, for the tenant whose document is tdoc (NULL: everyone). Whether the
+ * tenant shaped the answer: its override assigned the chain, or it switches a candidate's
+ * provider.
+ */
+static bool filter(const json_t *docs, const json_t *tdoc, const sb_chain *c, visit_fn visit,
+                   void *ctx)
+{
+    const json_t *own = json_object_get(tdoc, "providers");
+    bool shaped = c->own;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *provider = sb_chain_provider(c, docs, i);
+        const json_t *enabled = c->enabled[i];
+        if (provider != NULL && own != NULL) { /* step 4's switch: the tenant's, else the global */
+            const json_t *mine = json_object_get(json_object_get(own, provider), "enabled");
+            if (json_is_boolean(mine)) {
+                shaped = true;
+                enabled = mine;
+            }
+        }
+        visit(ctx, c->models[i], provider, json_is_false(enabled));
+    }
+    return shaped;
 }
 
 /* ---- JSON ---- */
@@ -229,18 +278,20 @@ static void visit_json(void *p, const char *model, const char *provider, bool of
 
 json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant)
 {
-    json_ctx c = {sb_json_check(json_array()), sb_json_check(json_array())};
-    const json_t *tdoc;
-    if (resolve(docs, role, tenant, &tdoc, NULL, visit_json, &c) != 0) {
-        json_decref(c.kept);
-        json_decref(c.dropped);
+    sb_chain chain = {0};
+    if (sb_chain_build(docs, role, tenant, &chain) != 0) {
+        sb_chain_free(&chain);
         return NULL;
     }
+    json_ctx c = {sb_json_check(json_array()), sb_json_check(json_array())};
+    const json_t *tdoc = tenant ? json_object_get(kind_of(docs, SB_TENANTS), tenant) : NULL;
+    bool shaped = filter(docs, tdoc, &chain, visit_json, &c);
+    sb_chain_free(&chain);
     json_t *primary =
         json_array_size(c.kept) ? json_incref(json_array_get(c.kept, 0)) : json_null();
     json_array_remove(c.kept, 0);
     json_t *answer = json_pack("{s:s, s:o, s:o, s:o, s:o}", "role", role, "tenant",
-                               tdoc ? json_string(tenant) : json_null(), "primary", primary,
+                               shaped ? json_string(tenant) : json_null(), "primary", primary,
                                "fallbacks", c.kept, "dropped", c.dropped);
     return sb_json_check(answer);
 }
@@ -270,19 +321,17 @@ static void visit_text(void *p, const char *model, const char *provider, bool of
     }
 }
 
-int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
-                       sb_deps *deps, bool *routed, sb_scratch *scratch)
+void sb_render(const json_t *docs, const sb_chain *chain, const char *role, const char *tenant,
+               sb_buf *out, bool *routed, sb_scratch *scratch)
 {
     scratch->kept.len = scratch->dropped.len = 0;
     text_ctx c = {&scratch->kept, &scratch->dropped, NULL};
-    const json_t *tdoc;
-    if (resolve(docs, role, tenant, &tdoc, deps, visit_text, &c) != 0)
-        return -1;
-    scratch->shaped = tdoc != NULL;
+    const json_t *tdoc = tenant ? json_object_get(kind_of(docs, SB_TENANTS), tenant) : NULL;
+    scratch->shaped = filter(docs, tdoc, chain, visit_text, &c);
     sb_buf_adds(out, "{\"role\":");
     sb_buf_add_jstr(out, role);
     sb_buf_adds(out, ",\"tenant\":");
-    tdoc ? sb_buf_add_jstr(out, tenant) : sb_buf_adds(out, "null");
+    scratch->shaped ? sb_buf_add_jstr(out, tenant) : sb_buf_adds(out, "null");
     sb_buf_adds(out, ",\"primary\":");
     c.primary ? sb_buf_add_jstr(out, c.primary) : sb_buf_adds(out, "null");
     sb_buf_adds(out, ",\"fallbacks\":[");
@@ -292,6 +341,17 @@ int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant,
     sb_buf_adds(out, "]}");
     if (routed)
         *routed = c.primary != NULL;
+}
+
+int sb_resolve_scratch(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
+                       sb_deps *deps, bool *routed, sb_scratch *scratch)
+{
+    int rc = sb_chain_build(docs, role, tenant, &scratch->chain);
+    for (size_t i = 0; deps != NULL && i < scratch->chain.deps.n; i++)
+        sb_deps_add_key(deps, scratch->chain.deps.keys[i]);
+    if (rc != 0)
+        return -1;
+    sb_render(docs, &scratch->chain, role, tenant, out, routed, scratch);
     return 0;
 }
 
@@ -299,12 +359,13 @@ void sb_scratch_free(sb_scratch *s)
 {
     free(s->kept.p);
     free(s->dropped.p);
+    sb_chain_free(&s->chain);
 }
 
 int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
                     sb_deps *deps, bool *routed)
 {
-    sb_scratch scratch = {{0}, {0}, false};
+    sb_scratch scratch = {0};
     int rc = sb_resolve_scratch(docs, role, tenant, out, deps, routed, &scratch);
     sb_scratch_free(&scratch);
     return rc;

@@ -27,6 +27,7 @@ typedef struct sb_deps {
 uint64_t sb_deps_key(int kind, const char *id);
 uint64_t sb_deps_keyn(int kind, const char *id, size_t len);
 void sb_deps_add(sb_deps *d, int kind, const char *id);
+void sb_deps_add_key(sb_deps *d, uint64_t key);
 /** Sorts d->keys and drops the repeats. */
 void sb_deps_sort(sb_deps *d);
 /** Whether key is in keys, a set of n keys sorted by sb_deps_sort. */
@@ -72,12 +73,45 @@ json_t *sb_resolve(const json_t *docs, const char *role, const char *tenant);
 int sb_resolve_text(const json_t *docs, const char *role, const char *tenant, sb_buf *out,
                     sb_deps *deps, bool *routed);
 
-/* Scratch space for sb_resolve_scratch, reusable across calls; shaped says whether the tenant
- * shaped the last answer (its "tenant" is not null). */
+/*
+ * Steps 1 to 3 of one (role, tenant), and each candidate's provider: what steps 4 and 5 filter.
+ * A chain built for everyone serves every tenant that does not override the role.
+ */
+typedef struct sb_chain {
+    const char **models;    /* the n candidates, in order (pointing into the documents) */
+    size_t *providers;      /* internal: where each one's provider name is (sb_chain_provider) */
+    const json_t **enabled; /* each one's global switch ("enabled" of providers/<p>), or NULL */
+    size_t n, cap;
+    sb_buf names; /* internal: provider names made from a model's prefix */
+    sb_deps deps; /* the sorted set of document keys the chain was read from */
+    bool own;     /* the tenant's override assigned it: the tenant shapes the answer */
+} sb_chain;
+
+/**
+ * Builds role's chain for tenant (NULL: everyone) into c (start from {0}; reusable; free with
+ * sb_chain_free).
+ * @return 0, or -1 when the role is not assigned (c->deps still says what was looked up)
+ */
+int sb_chain_build(const json_t *docs, const char *role, const char *tenant, sb_chain *c);
+/** The provider of the chain's candidate i, or NULL. */
+const char *sb_chain_provider(const sb_chain *c, const json_t *docs, size_t i);
+void sb_chain_free(sb_chain *c);
+
+/* Scratch space for sb_resolve_scratch and sb_render, reusable across calls; shaped says whether
+ * the tenant shaped the last answer (its "tenant" is not null). */
 typedef struct sb_scratch {
     sb_buf kept, dropped;
+    sb_chain chain;
     bool shaped;
 } sb_scratch;
+
+/**
+ * Steps 4 and 5: the answer's canonical bytes for chain, read by tenant (NULL: everyone),
+ * appended to out. A chain built for everyone gives a tenant that does not override the role
+ * the same answer sb_resolve_text gives for that tenant.
+ */
+void sb_render(const json_t *docs, const sb_chain *chain, const char *role, const char *tenant,
+               sb_buf *out, bool *routed, sb_scratch *scratch);
 void sb_scratch_free(sb_scratch *s);
 
 /** sb_resolve_text with caller-owned scratch buffers, for building many answers in a row. */

@@ -165,30 +165,69 @@ typedef struct builder {
     sb_buf text;
     sb_deps deps, reads;
     sb_scratch scratch;
+    sb_chain chain; /* the chain for everyone of role chain_of */
+    const char *chain_of;
+    bool chain_ok;
     uint32_t *members; /* scratch: view indexes of the tenants that may shape a role */
     size_t n_members, cap_members;
 } builder;
 
-/* Computes one answer into a single allocation: the struct, its dependencies, then role,
- * tenant and body. NULL when the role is not assigned, or (tenant given) the tenant does not
- * shape it. */
+/* role's chain for everyone, built once per role (NULL: the role has no global assignment). */
+static const sb_chain *global_chain(builder *b, const char *role)
+{
+    if (b->chain_of != role) {
+        b->chain_of = role;
+        b->chain_ok = sb_chain_build(b->s->docs, role, NULL, &b->chain) == 0;
+    }
+    return b->chain_ok ? &b->chain : NULL;
+}
+
+/*
+ * Computes one answer into a single allocation: the struct, its dependencies, then role,
+ * tenant and body. A tenant that does not override the role filters the role's chain for
+ * everyone. NULL when the role is not assigned, or (tenant given) the tenant does not shape it.
+ */
 static sb_answer *answer_new(builder *b, const char *role, const char *tenant)
 {
+    const json_t *docs = b->s->docs;
+    const json_t *tdoc =
+        tenant ? json_object_get(json_object_get(docs, sb_kind_names[SB_TENANTS]), tenant) : NULL;
+    const sb_chain *chain;
+    uint64_t tenant_key = 0; /* a key the chain was not built with, added to the deps */
+    bool add_key = false;
+    if (json_object_get(json_object_get(tdoc, "roles"), role) != NULL) {
+        if (sb_chain_build(docs, role, tenant, &b->scratch.chain) != 0)
+            return NULL;
+        chain = &b->scratch.chain;
+    } else {
+        if ((chain = global_chain(b, role)) == NULL)
+            return NULL;
+        add_key = tenant != NULL;
+        tenant_key = add_key ? sb_deps_key(SB_TENANTS, tenant) : 0;
+    }
     bool routed;
     b->text.len = 0;
-    b->deps.n = 0;
-    if (sb_resolve_scratch(b->s->docs, role, tenant, &b->text, &b->deps, &routed, &b->scratch) !=
-            0 ||
-        (tenant != NULL && !b->scratch.shaped))
+    sb_render(docs, chain, role, tenant, &b->text, &routed, &b->scratch);
+    if (tenant != NULL && !b->scratch.shaped)
         return NULL;
-    sb_deps_sort(&b->deps);
     size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0;
-    size_t dl = b->deps.n * sizeof *b->deps.keys;
+    size_t n_deps = chain->deps.n + add_key, dl = n_deps * sizeof(uint64_t);
     sb_answer *a = sb_xmalloc(sizeof *a + dl + rl + 1 + (tenant ? tl + 1 : 0) + b->text.len + 1);
     char *p = (char *)(a + 1); /* sizeof *a keeps p aligned for the uint64_t keys */
     atomic_init(&a->refs, 1);
-    a->deps = dl ? memcpy(p, b->deps.keys, dl) : NULL;
-    a->n_deps = b->deps.n;
+    uint64_t *deps = (uint64_t *)p;
+    size_t k = 0;
+    for (size_t i = 0; i < chain->deps.n; i++) { /* the sorted set, with tenant_key in place */
+        if (add_key && tenant_key < chain->deps.keys[i]) {
+            deps[k++] = tenant_key;
+            add_key = false;
+        }
+        deps[k++] = chain->deps.keys[i];
+    }
+    if (add_key)
+        deps[k++] = tenant_key;
+    a->deps = k ? deps : NULL;
+    a->n_deps = k;
     p += dl;
     a->routed = routed;
     a->role = memcpy(p, role, rl + 1);
@@ -241,12 +280,6 @@ static size_t links_find(const sb_link *links, size_t n, uint64_t key)
     return lo;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Into b->members, sorted and without repeats: the tenants that may shape role, whose global
  * answer (NULL: none) reads `reads`: those overriding the role or switching a provider it reads. */
 static void find_members(builder *b, const char *role, const sb_answer *global)
@@ -266,7 +299,13 @@ static void find_members(builder *b, const char *role, const sb_answer *global)
             b->members[b->n_members++] = (uint32_t)s->switches[k].value;
         }
     }
-    qsort(b->members, b->n_members, sizeof *b->members, cmp_u32);
+    for (size_t i = 1; i < b->n_members; i++) { /* a few dozen: insertion sort */
+        uint32_t m = b->members[i];
+        size_t j = i;
+        for (; j > 0 && b->members[j - 1] > m; j--)
+            b->members[j] = b->members[j - 1];
+        b->members[j] = m;
+    }
     size_t k = 0;
     for (size_t i = 0; i < b->n_members; i++)
         if (k == 0 || b->members[i] != b->members[k - 1])
@@ -274,15 +313,31 @@ static void find_members(builder *b, const char *role, const sb_answer *global)
     b->n_members = k;
 }
 
-static void reads_add(sb_deps *reads, const sb_answer *a)
+/* reads := reads ∪ a's dependencies; both are sorted sets. */
+static void reads_add(builder *b, const sb_answer *a)
 {
-    for (size_t i = 0; i < a->n_deps; i++) {
-        if (reads->n == reads->cap) {
-            reads->cap = reads->cap ? 2 * reads->cap : 64;
-            reads->keys = sb_xrealloc(reads->keys, reads->cap * sizeof *reads->keys);
-        }
-        reads->keys[reads->n++] = a->deps[i];
+    sb_deps *r = &b->reads, *tmp = &b->deps; /* deps is free scratch once answers are built */
+    if (tmp->cap < r->n + a->n_deps) {
+        tmp->cap = r->n + a->n_deps + 64;
+        tmp->keys = sb_xrealloc(tmp->keys, tmp->cap * sizeof *tmp->keys);
     }
+    size_t i = 0, k = 0, n = 0;
+    while (i < r->n || k < a->n_deps) {
+        uint64_t x = i < r->n ? r->keys[i] : UINT64_MAX,
+                 y = k < a->n_deps ? a->deps[k] : UINT64_MAX;
+        if (i < r->n && (k == a->n_deps || x <= y)) {
+            tmp->keys[n++] = x;
+            i++;
+            k += k < a->n_deps && x == y;
+        } else {
+            tmp->keys[n++] = y;
+            k++;
+        }
+    }
+    tmp->n = n;
+    sb_deps swap = *r;
+    *r = *tmp;
+    *tmp = swap;
 }
 
 /* role's entry in the new snapshot (NULL: the role is gone), old being its previous one. */
@@ -290,6 +345,7 @@ static sb_entry *entry_build(builder *b, const char *role, sb_entry *old)
 {
     const json_t *roles = json_object_get(b->s->docs, sb_kind_names[SB_ROLES]);
     sb_answer *global = NULL;
+    b->chain_of = NULL;
     if (json_object_get(roles, role) != NULL)
         global = reuse_or_compute(b, old ? old->global : NULL, role, NULL);
     find_members(b, role, global);
@@ -318,10 +374,9 @@ static sb_entry *entry_build(builder *b, const char *role, sb_entry *old)
     }
     b->reads.n = 0;
     if (global)
-        reads_add(&b->reads, global);
+        reads_add(b, global);
     for (size_t i = 0; i < n; i++)
-        reads_add(&b->reads, tenants[i]);
-    sb_deps_sort(&b->reads);
+        reads_add(b, tenants[i]);
     size_t rl = b->reads.n * sizeof *b->reads.keys;
     sb_entry *e = sb_xmalloc(sizeof *e + rl + n * sizeof *tenants + 1);
     atomic_init(&e->refs, 1);
@@ -694,6 +749,7 @@ sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint6
     free(b.text.p);
     free(b.members);
     sb_scratch_free(&b.scratch);
+    sb_chain_free(&b.chain);
     build_tokens(s);
     return s;
 }
@@ -855,6 +911,20 @@ void sb_snapshot_plan(const sb_snapshot *after, size_t from, size_t limit, sb_pl
                      .from = from};
     for (size_t i = 0; i < after->n_delta; i++)
         plan_entry(out, limit, after->delta_old[i], after->delta_new[i]);
+    /* The tenants in name order, whatever order their roles came in. */
+    names sorted = {0};
+    const char *tenant;
+    json_t *n;
+    json_object_foreach (out->tenants, tenant, n)
+        names_add(&sorted, tenant);
+    if (sorted.n > 1)
+        qsort(sorted.p, sorted.n, sizeof *sorted.p, cmp_str);
+    json_t *tenants = sb_json_check(json_object());
+    for (size_t i = 0; i < sorted.n; i++)
+        json_object_set(tenants, sorted.p[i], json_object_get(out->tenants, sorted.p[i]));
+    free(sorted.p);
+    json_decref(out->tenants);
+    out->tenants = tenants;
 }
 
 void sb_plan_clear(sb_plan *p)

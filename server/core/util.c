@@ -1,7 +1,9 @@
 /* Helpers shared by the daemon: see util.h. */
 #include "util.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,10 +134,46 @@ size_t sb_base64url(const unsigned char *in, size_t len, char *out)
     return o;
 }
 
+static void oom(void)
+{
+    fputs("switchboard: out of memory\n", stderr);
+    abort();
+}
+
+/* SHA-256 with one digest context per thread: OpenSSL 3's one-shot SHA256() looks the algorithm
+ * up on every call, which costs more than hashing an answer. */
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_md;
+static pthread_key_t sha_key;
+
+static void sha_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void sha_init(void)
+{
+    sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sha_md == NULL || pthread_key_create(&sha_key, sha_ctx_free) != 0)
+        oom();
+}
+
+static void sha256(const void *p, size_t len, unsigned char md[SHA256_DIGEST_LENGTH])
+{
+    pthread_once(&sha_once, sha_init);
+    EVP_MD_CTX *ctx = pthread_getspecific(sha_key);
+    if (ctx == NULL && ((ctx = EVP_MD_CTX_new()) == NULL || pthread_setspecific(sha_key, ctx) != 0))
+        oom();
+    unsigned n;
+    if (!EVP_DigestInit_ex2(ctx, sha_md, NULL) || !EVP_DigestUpdate(ctx, p, len) ||
+        !EVP_DigestFinal_ex(ctx, md, &n))
+        oom(); /* only allocation can fail here */
+}
+
 void sb_etag(const void *body, size_t len, char out[SB_ETAG_LEN + 1])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256(body, len, md);
+    sha256(body, len, md);
     out[0] = '"';
     size_t n = sb_base64url(md, 16, out + 1);
     out[1 + n] = '"';
@@ -150,12 +188,6 @@ void sb_now_rfc3339(char out[32])
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
-static void oom(void)
-{
-    fputs("switchboard: out of memory\n", stderr);
-    abort();
 }
 
 void *sb_xmalloc(size_t n)
