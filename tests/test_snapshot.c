@@ -416,3 +416,56 @@ Test(snapshot, roles_at_the_cap_are_not_rebuilt_by_unrelated_writes)
     sb_snapshot_unref(next);
     sb_snapshot_unref(s);
 }
+
+/* ---- builds large enough to share the work between two threads ---- */
+
+Test(snapshot, a_build_on_two_threads_is_the_pipeline)
+{
+    json_t *docs = json_pack("{s:{}, s:{}, s:{}, s:{}, s:{}}", "providers", "roles", "failback",
+                             "models", "tenants");
+    char id[64], model[64], other[64];
+    for (int p = 0; p < 6; p++) {
+        snprintf(id, sizeof id, "p%d", p);
+        json_object_set_new(json_object_get(docs, "providers"), id,
+                            json_pack("{s:b}", "enabled", 1));
+    }
+    for (int r = 0; r < 400; r++) {
+        snprintf(id, sizeof id, "role%03d", r);
+        snprintf(model, sizeof model, "p%d/m%d", r % 6, r);
+        snprintf(other, sizeof other, "p%d/n%d", (r / 6) % 6, r);
+        json_object_set_new(json_object_get(docs, "roles"), id,
+                            json_pack("{s:s, s:[s]}", "primary", model, "fallbacks", other));
+    }
+    for (int t = 0; t < 12; t++) {
+        snprintf(id, sizeof id, "t%02d", t);
+        snprintf(other, sizeof other, "role%03d", t * 7);
+        json_object_set_new(json_object_get(docs, "tenants"), id,
+                            json_pack("{s:{s:{s:b}}, s:{s:{s:s}}}", "providers",
+                                      t % 2 ? "p1" : "p2", "enabled", t % 3 == 0, "roles", other,
+                                      "primary", "p5/own"));
+    }
+    sb_snapshot *s = sb_snapshot_build(docs, empty_revs(), NULL, 1, NULL, NULL, 0);
+    /* A flip that touches a third of the roles, built incrementally on two threads. */
+    json_t *flipped = json_deep_copy(s->docs);
+    json_object_set_new(json_object_get(flipped, "providers"), "p1",
+                        json_pack("{s:b}", "enabled", 0));
+    sb_change c = {SB_PROVIDERS, "p1", json_object_get(json_object_get(flipped, "providers"), "p1"),
+                   NULL};
+    sb_snapshot *next = sb_snapshot_build(flipped, empty_revs(), NULL, 2, s, &c, 1);
+    cr_assert_gt(next->n_delta, 64, "the flip touches %zu roles", next->n_delta);
+    const sb_snapshot *both[] = {s, next};
+    for (int k = 0; k < 2; k++)
+        for (int r = 0; r < 400; r++)
+            for (int t = -1; t < 12; t++) {
+                snprintf(id, sizeof id, "role%03d", r);
+                snprintf(other, sizeof other, "t%02d", t);
+                json_t *want = sb_resolve(both[k]->docs, id, t < 0 ? NULL : other);
+                char *text = json_dumps(want, JSON_COMPACT);
+                cr_assert_str_eq(seen(both[k], id, t < 0 ? NULL : other), text, "%s %s", id,
+                                 t < 0 ? "everyone" : other);
+                free(text);
+                json_decref(want);
+            }
+    sb_snapshot_unref(next);
+    sb_snapshot_unref(s);
+}

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Touched roles from which a build shares the work with a second thread. */
+#define PARALLEL_MIN 64
+
 static uint64_t role_hash(const char *role, size_t len)
 {
     return sb_deps_keyn(SB_ROLES, role, len);
@@ -162,24 +165,38 @@ typedef struct builder {
     sb_snapshot *s;
     const sb_snapshot *prev;
     sb_deps changed; /* the documents the write changed, sorted */
+} builder;
+
+/* One building thread's scratch space. */
+typedef struct work {
     sb_buf text;
     sb_deps deps, reads;
     sb_scratch scratch;
     sb_chain chain; /* the chain for everyone of role chain_of */
     const char *chain_of;
     bool chain_ok;
-    uint32_t *members; /* scratch: view indexes of the tenants that may shape a role */
+    uint32_t *members; /* view indexes of the tenants that may shape a role */
     size_t n_members, cap_members;
-} builder;
+} work;
+
+static void work_free(work *w)
+{
+    free(w->text.p);
+    free(w->deps.keys);
+    free(w->reads.keys);
+    free(w->members);
+    sb_scratch_free(&w->scratch);
+    sb_chain_free(&w->chain);
+}
 
 /* role's chain for everyone, built once per role (NULL: the role has no global assignment). */
-static const sb_chain *global_chain(builder *b, const char *role)
+static const sb_chain *global_chain(const builder *b, work *w, const char *role)
 {
-    if (b->chain_of != role) {
-        b->chain_of = role;
-        b->chain_ok = sb_chain_build(b->s->docs, role, NULL, &b->chain) == 0;
+    if (w->chain_of != role) {
+        w->chain_of = role;
+        w->chain_ok = sb_chain_build(b->s->docs, role, NULL, &w->chain) == 0;
     }
-    return b->chain_ok ? &b->chain : NULL;
+    return w->chain_ok ? &w->chain : NULL;
 }
 
 /*
@@ -187,7 +204,7 @@ static const sb_chain *global_chain(builder *b, const char *role)
  * tenant and body. A tenant that does not override the role filters the role's chain for
  * everyone. NULL when the role is not assigned, or (tenant given) the tenant does not shape it.
  */
-static sb_answer *answer_new(builder *b, const char *role, const char *tenant)
+static sb_answer *answer_new(const builder *b, work *w, const char *role, const char *tenant)
 {
     const json_t *docs = b->s->docs;
     const json_t *tdoc =
@@ -196,23 +213,23 @@ static sb_answer *answer_new(builder *b, const char *role, const char *tenant)
     uint64_t tenant_key = 0; /* a key the chain was not built with, added to the deps */
     bool add_key = false;
     if (json_object_get(json_object_get(tdoc, "roles"), role) != NULL) {
-        if (sb_chain_build(docs, role, tenant, &b->scratch.chain) != 0)
+        if (sb_chain_build(docs, role, tenant, &w->scratch.chain) != 0)
             return NULL;
-        chain = &b->scratch.chain;
+        chain = &w->scratch.chain;
     } else {
-        if ((chain = global_chain(b, role)) == NULL)
+        if ((chain = global_chain(b, w, role)) == NULL)
             return NULL;
         add_key = tenant != NULL;
         tenant_key = add_key ? sb_deps_key(SB_TENANTS, tenant) : 0;
     }
     bool routed;
-    b->text.len = 0;
-    sb_render(docs, chain, role, tenant, &b->text, &routed, &b->scratch);
-    if (tenant != NULL && !b->scratch.shaped)
+    w->text.len = 0;
+    sb_render(docs, chain, role, tenant, &w->text, &routed, &w->scratch);
+    if (tenant != NULL && !w->scratch.shaped)
         return NULL;
     size_t rl = strlen(role), tl = tenant ? strlen(tenant) : 0;
     size_t n_deps = chain->deps.n + add_key, dl = n_deps * sizeof(uint64_t);
-    sb_answer *a = sb_xmalloc(sizeof *a + dl + rl + 1 + (tenant ? tl + 1 : 0) + b->text.len + 1);
+    sb_answer *a = sb_xmalloc(sizeof *a + dl + rl + 1 + (tenant ? tl + 1 : 0) + w->text.len + 1);
     char *p = (char *)(a + 1); /* sizeof *a keeps p aligned for the uint64_t keys */
     atomic_init(&a->refs, 1);
     uint64_t *deps = (uint64_t *)p;
@@ -236,8 +253,8 @@ static sb_answer *answer_new(builder *b, const char *role, const char *tenant)
     a->tenant = tenant ? memcpy(p, tenant, tl + 1) : NULL;
     a->tenant_len = tl;
     p += tenant ? tl + 1 : 0;
-    a->body.p = memcpy(p, b->text.p, b->text.len + 1);
-    a->body.len = b->text.len;
+    a->body.p = memcpy(p, w->text.p, w->text.len + 1);
+    a->body.len = w->text.len;
     sb_etag(a->body.p, a->body.len, a->body.etag);
     return a;
 }
@@ -259,11 +276,11 @@ static bool affected_by(const sb_answer *a, const sb_deps *changed)
 }
 
 /* old (may be NULL) again when the write cannot have changed it, else a new answer. */
-static sb_answer *reuse_or_compute(builder *b, sb_answer *old, const char *role, const char *tenant)
+static sb_answer *reuse_or_compute(const builder *b, work *w, sb_answer *old, const char *role, const char *tenant)
 {
     if (old != NULL && !affected_by(old, &b->changed))
         return answer_ref(old);
-    return answer_new(b, role, tenant);
+    return answer_new(b, w, role, tenant);
 }
 
 /* The first link with key, in links sorted by key (n when none). */
@@ -280,43 +297,43 @@ static size_t links_find(const sb_link *links, size_t n, uint64_t key)
     return lo;
 }
 
-/* Into b->members, sorted and without repeats: the tenants that may shape role, whose global
+/* Into w->members, sorted and without repeats: the tenants that may shape role, whose global
  * answer (NULL: none) reads `reads`: those overriding the role or switching a provider it reads. */
-static void find_members(builder *b, const char *role, const sb_answer *global)
+static void find_members(const builder *b, work *w, const char *role, const sb_answer *global)
 {
     const sb_snapshot *s = b->s;
     uint64_t own = role_hash(role, strlen(role));
     const uint64_t *keys = global ? global->deps : &own;
     size_t n_keys = global ? global->n_deps : 1;
-    b->n_members = 0;
+    w->n_members = 0;
     for (size_t i = 0; i < n_keys; i++) {
         for (size_t k = links_find(s->switches, s->n_switches, keys[i]);
              k < s->n_switches && s->switches[k].key == keys[i]; k++) {
-            if (b->n_members == b->cap_members) {
-                b->cap_members = b->cap_members ? 2 * b->cap_members : 64;
-                b->members = sb_xrealloc(b->members, b->cap_members * sizeof *b->members);
+            if (w->n_members == w->cap_members) {
+                w->cap_members = w->cap_members ? 2 * w->cap_members : 64;
+                w->members = sb_xrealloc(w->members, w->cap_members * sizeof *w->members);
             }
-            b->members[b->n_members++] = (uint32_t)s->switches[k].value;
+            w->members[w->n_members++] = (uint32_t)s->switches[k].value;
         }
     }
-    for (size_t i = 1; i < b->n_members; i++) { /* a few dozen: insertion sort */
-        uint32_t m = b->members[i];
+    for (size_t i = 1; i < w->n_members; i++) { /* a few dozen: insertion sort */
+        uint32_t m = w->members[i];
         size_t j = i;
-        for (; j > 0 && b->members[j - 1] > m; j--)
-            b->members[j] = b->members[j - 1];
-        b->members[j] = m;
+        for (; j > 0 && w->members[j - 1] > m; j--)
+            w->members[j] = w->members[j - 1];
+        w->members[j] = m;
     }
     size_t k = 0;
-    for (size_t i = 0; i < b->n_members; i++)
-        if (k == 0 || b->members[i] != b->members[k - 1])
-            b->members[k++] = b->members[i];
-    b->n_members = k;
+    for (size_t i = 0; i < w->n_members; i++)
+        if (k == 0 || w->members[i] != w->members[k - 1])
+            w->members[k++] = w->members[i];
+    w->n_members = k;
 }
 
 /* reads := reads ∪ a's dependencies; both are sorted sets. */
-static void reads_add(builder *b, const sb_answer *a)
+static void reads_add(work *w, const sb_answer *a)
 {
-    sb_deps *r = &b->reads, *tmp = &b->deps; /* deps is free scratch once answers are built */
+    sb_deps *r = &w->reads, *tmp = &w->deps; /* deps is free scratch once answers are built */
     if (tmp->cap < r->n + a->n_deps) {
         tmp->cap = r->n + a->n_deps + 64;
         tmp->keys = sb_xrealloc(tmp->keys, tmp->cap * sizeof *tmp->keys);
@@ -341,21 +358,21 @@ static void reads_add(builder *b, const sb_answer *a)
 }
 
 /* role's entry in the new snapshot (NULL: the role is gone), old being its previous one. */
-static sb_entry *entry_build(builder *b, const char *role, sb_entry *old)
+static sb_entry *entry_build(const builder *b, work *w, const char *role, sb_entry *old)
 {
     const json_t *roles = json_object_get(b->s->docs, sb_kind_names[SB_ROLES]);
     sb_answer *global = NULL;
-    b->chain_of = NULL;
+    w->chain_of = NULL;
     if (json_object_get(roles, role) != NULL)
-        global = reuse_or_compute(b, old ? old->global : NULL, role, NULL);
-    find_members(b, role, global);
-    sb_answer **tenants = sb_xmalloc((b->n_members + 1) * sizeof *tenants);
+        global = reuse_or_compute(b, w, old ? old->global : NULL, role, NULL);
+    find_members(b, w, role, global);
+    sb_answer **tenants = sb_xmalloc((w->n_members + 1) * sizeof *tenants);
     size_t n = 0;
     bool same = old != NULL && old->global == global;
-    for (size_t i = 0; i < b->n_members; i++) {
-        const char *tenant = b->s->views[b->members[i]].name;
+    for (size_t i = 0; i < w->n_members; i++) {
+        const char *tenant = b->s->views[w->members[i]].name;
         sb_answer *prev = old ? entry_tenant(old, tenant, strlen(tenant)) : NULL;
-        sb_answer *a = reuse_or_compute(b, prev, role, tenant);
+        sb_answer *a = reuse_or_compute(b, w, prev, role, tenant);
         if (a != NULL)
             tenants[n++] = a;
     }
@@ -372,16 +389,16 @@ static sb_entry *entry_build(builder *b, const char *role, sb_entry *old)
         free(tenants);
         return same ? entry_ref(old) : NULL;
     }
-    b->reads.n = 0;
+    w->reads.n = 0;
     if (global)
-        reads_add(b, global);
+        reads_add(w, global);
     for (size_t i = 0; i < n; i++)
-        reads_add(b, tenants[i]);
-    size_t rl = b->reads.n * sizeof *b->reads.keys;
+        reads_add(w, tenants[i]);
+    size_t rl = w->reads.n * sizeof *w->reads.keys;
     sb_entry *e = sb_xmalloc(sizeof *e + rl + n * sizeof *tenants + 1);
     atomic_init(&e->refs, 1);
-    e->reads = memcpy(e + 1, b->reads.keys, rl);
-    e->n_reads = b->reads.n;
+    e->reads = memcpy(e + 1, w->reads.keys, rl);
+    e->n_reads = w->reads.n;
     e->tenants = memcpy((char *)(e + 1) + rl, tenants, n * sizeof *tenants);
     e->n_tenants = n;
     e->global = global;
@@ -567,6 +584,39 @@ static void build_slots(sb_snapshot *s)
     }
 }
 
+/* A share of the touched roles' entries, built on one thread: roles first, first + step, ... */
+typedef struct job {
+    const builder *b;
+    const names *touched;
+    sb_entry **old, **built;
+    size_t first, step;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    work w = {0};
+    for (size_t i = j->first; i < j->touched->n; i += j->step)
+        j->built[i] = entry_build(j->b, &w, j->touched->p[i], j->old[i]);
+    work_free(&w);
+    return NULL;
+}
+
+/* Builds the touched roles' entries, on two threads when there are enough of them: they only
+ * read the documents and prev, and each thread has its own scratch space. */
+static void build_touched(const builder *b, const names *touched, sb_entry **old, sb_entry **built)
+{
+    job jobs[2] = {{b, touched, old, built, 0, 1}, {b, touched, old, built, 1, 2}};
+    pthread_t helper;
+    if (touched->n < PARALLEL_MIN || pthread_create(&helper, NULL, run_job, &jobs[1]) != 0) {
+        run_job(&jobs[0]);
+        return;
+    }
+    jobs[0].step = 2;
+    run_job(&jobs[0]);
+    pthread_join(helper, NULL);
+}
+
 /* Step 3: prev's entries, with those of the touched roles replaced, dropped or added. */
 static void build_entries(builder *b, const names *touched)
 {
@@ -580,24 +630,32 @@ static void build_entries(builder *b, const names *touched)
             s->entries[i] = entry_ref(prev->entries[i]);
         s->n_entries = prev->n_entries;
     }
+    size_t *at = sb_xmalloc((touched->n + 1) * sizeof *at);
+    sb_entry **old = sb_xmalloc((touched->n + 1) * sizeof *old);
+    sb_entry **built = sb_xmalloc((touched->n + 1) * sizeof *built);
     for (size_t i = 0; i < touched->n; i++) {
-        const char *role = touched->p[i];
-        size_t at = prev ? lookup_at(prev, role, strlen(role)) : SIZE_MAX;
-        sb_entry *old = at == SIZE_MAX ? NULL : prev->entries[at];
-        sb_entry *e = entry_build(b, role, old);
-        if (e == old) {
+        at[i] = prev ? lookup_at(prev, touched->p[i], strlen(touched->p[i])) : SIZE_MAX;
+        old[i] = at[i] == SIZE_MAX ? NULL : prev->entries[at[i]];
+    }
+    build_touched(b, touched, old, built);
+    for (size_t i = 0; i < touched->n; i++) {
+        sb_entry *e = built[i];
+        if (e == old[i]) {
             entry_unref(e);
             continue;
         }
         if (prev != NULL)
-            delta_add(s, &delta_cap, old, e);
-        if (old != NULL) { /* prev's entries are at the same places in s */
-            entry_unref(s->entries[at]);
-            s->entries[at] = e; /* NULL: dropped below */
+            delta_add(s, &delta_cap, old[i], e);
+        if (old[i] != NULL) { /* prev's entries are at the same places in s */
+            entry_unref(s->entries[at[i]]);
+            s->entries[at[i]] = e; /* NULL: dropped below */
         } else if (e != NULL) {
             entries_add(s, &cap, e);
         }
     }
+    free(at);
+    free(old);
+    free(built);
     for (size_t i = 0; i < s->n_entries; i++)
         if (s->entries[i] != NULL)
             s->entries[kept++] = s->entries[i];
@@ -744,12 +802,6 @@ sb_snapshot *sb_snapshot_build(json_t *docs, json_t *revs, json_t *tokens, uint6
     build_index(&b);
     free(touched.p);
     free(b.changed.keys);
-    free(b.deps.keys);
-    free(b.reads.keys);
-    free(b.text.p);
-    free(b.members);
-    sb_scratch_free(&b.scratch);
-    sb_chain_free(&b.chain);
     build_tokens(s);
     return s;
 }
