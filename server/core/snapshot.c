@@ -276,7 +276,8 @@ static bool affected_by(const sb_answer *a, const sb_deps *changed)
 }
 
 /* old (may be NULL) again when the write cannot have changed it, else a new answer. */
-static sb_answer *reuse_or_compute(const builder *b, work *w, sb_answer *old, const char *role, const char *tenant)
+static sb_answer *reuse_or_compute(const builder *b, work *w, sb_answer *old, const char *role,
+                                   const char *tenant)
 {
     if (old != NULL && !affected_by(old, &b->changed))
         return answer_ref(old);
