@@ -398,7 +398,9 @@ static sb_entry *entry_build(const builder *b, work *w, const char *role, sb_ent
     size_t rl = w->reads.n * sizeof *w->reads.keys;
     sb_entry *e = sb_xmalloc(sizeof *e + rl + n * sizeof *tenants + 1);
     atomic_init(&e->refs, 1);
-    e->reads = memcpy(e + 1, w->reads.keys, rl);
+    e->reads = (const uint64_t *)(e + 1);
+    if (rl > 0)
+        memcpy(e + 1, w->reads.keys, rl);
     e->n_reads = w->reads.n;
     e->tenants = memcpy((char *)(e + 1) + rl, tenants, n * sizeof *tenants);
     e->n_tenants = n;
@@ -830,8 +832,10 @@ static int cmp_entry_role(const void *a, const void *b)
 static void add_answers(const sb_snapshot *s, const char *tenant, sb_buf *out)
 {
     sb_entry **list = sb_xmalloc((s->n_entries + 1) * sizeof *list);
-    memcpy(list, s->entries, s->n_entries * sizeof *list);
-    qsort(list, s->n_entries, sizeof *list, cmp_entry_role);
+    for (size_t i = 0; i < s->n_entries; i++)
+        list[i] = s->entries[i];
+    if (s->n_entries > 1)
+        qsort(list, s->n_entries, sizeof *list, cmp_entry_role);
     bool first = true;
     for (size_t i = 0; i < s->n_entries; i++) {
         const sb_answer *a = entry_answer(list[i], tenant, tenant ? strlen(tenant) : 0);
