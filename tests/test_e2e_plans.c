@@ -109,6 +109,9 @@ Test(plans, a_tenant_names_itself_only_where_it_shapes_the_answer)
                      "acme");
     cr_assert(json_is_null(json_object_get(json_object_get(answers, "r002"), "tenant")));
     resp_free(&c);
+    /* What the server holds: 150 global answers, acme's 50 (the odd r0xx) and globex's r000. */
+    cr_assert_eq(metric_now(&S, "switchboard_answers{of=\"global\"}"), 150);
+    cr_assert_eq(metric_now(&S, "switchboard_answers{of=\"tenants\"}"), 51);
 }
 
 static json_t *dry_run(const char *query)

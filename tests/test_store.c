@@ -69,7 +69,7 @@ Test(store, tokens)
     json_t *t = json_pack("{s:s, s:s}", "scope", "read", "sha256", "00");
     cr_assert_eq(sb_store_tokens_version(s, &v0), 0);
     cr_assert_eq(sb_store_token_add(s, "ci", t), 0);
-    cr_assert_eq(sb_store_token_add(s, "ci", t), MDB_KEYEXIST);
+    cr_assert_eq(sb_store_token_add(s, "ci", t), SB_STORE_EXISTS);
     cr_assert_eq(sb_store_tokens_version(s, &v1), 0);
     cr_assert_gt(v1, v0);
     json_t *all;
@@ -77,7 +77,7 @@ Test(store, tokens)
     cr_assert(json_equal(json_object_get(all, "ci"), t));
     json_decref(all);
     cr_assert_eq(sb_store_token_remove(s, "ci"), 0);
-    cr_assert_eq(sb_store_token_remove(s, "ci"), MDB_NOTFOUND);
+    cr_assert_eq(sb_store_token_remove(s, "ci"), SB_STORE_NOTFOUND);
     json_decref(t);
     sb_store_close(s);
 }
@@ -148,7 +148,7 @@ Test(store, history_and_audit)
     cr_assert_eq(sb_store_version(s, SB_PROVIDERS, "openai", 2, &entry), 0);
     cr_assert(json_is_true(json_object_get(json_object_get(entry, "value"), "enabled")));
     json_decref(entry);
-    cr_assert_eq(sb_store_version(s, SB_PROVIDERS, "openai", 99, &entry), MDB_NOTFOUND);
+    cr_assert_eq(sb_store_version(s, SB_PROVIDERS, "openai", 99, &entry), SB_STORE_NOTFOUND);
 
     json_t *audit;
     cr_assert_eq(sb_store_audit(s, SB_STORE_NEWEST, 3, &audit, &next), 0);

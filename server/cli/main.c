@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <lmdb.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -249,9 +248,9 @@ static int cmd_token(int argc, char **argv, options *o)
         else if (strcmp(scope, "admin") != 0 && strcmp(scope, "read") != 0)
             rc = die("--scope is admin or read, not %s", scope);
         else if ((rc = token_create(store, o->token_name, scope, secret)) != 0)
-            rc = die(rc == MDB_KEYEXIST ? "a token named %s exists already"
-                                        : "cannot create the token: %s",
-                     rc == MDB_KEYEXIST ? o->token_name : sb_store_strerror(rc));
+            rc = die(rc == SB_STORE_EXISTS ? "a token named %s exists already"
+                                           : "cannot create the token: %s",
+                     rc == SB_STORE_EXISTS ? o->token_name : sb_store_strerror(rc));
         else
             printf("%s\n", secret);
     } else if (strcmp(verb, "list") == 0) {
@@ -272,8 +271,8 @@ static int cmd_token(int argc, char **argv, options *o)
         if (name == NULL)
             rc = die("%s", "token revoke needs a NAME");
         else if ((rc = sb_store_token_remove(store, name)) != 0)
-            rc = die(rc == MDB_NOTFOUND ? "no token named %s" : "cannot revoke: %s",
-                     rc == MDB_NOTFOUND ? name : sb_store_strerror(rc));
+            rc = die(rc == SB_STORE_NOTFOUND ? "no token named %s" : "cannot revoke: %s",
+                     rc == SB_STORE_NOTFOUND ? name : sb_store_strerror(rc));
     } else {
         rc = die("unknown token command %s (create, list or revoke)", verb);
     }

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "store/store.h"
+#include "store.h"
 
 /* The most models a role's "fallbacks" may list: a failback chain stops at 16, and an answer's
  * cost (its dependencies, its size) grows with every model it names. */

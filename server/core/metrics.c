@@ -124,7 +124,7 @@ static uint64_t load(_Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-char *sb_metrics_render(uint64_t revision, uint64_t map_used, uint64_t map_size, size_t *len)
+char *sb_metrics_render(const sb_metrics_state *st, size_t *len)
 {
     sb_buf b = {0};
     char line[512];
@@ -179,7 +179,12 @@ char *sb_metrics_render(uint64_t revision, uint64_t map_used, uint64_t map_size,
         (long long)watchers);
     OUT("# HELP switchboard_revision The store revision being served.\n"
         "# TYPE switchboard_revision gauge\nswitchboard_revision %llu\n",
-        (unsigned long long)revision);
+        (unsigned long long)st->revision);
+    OUT("# HELP switchboard_answers Answers the served snapshot holds: global ones, and the "
+        "tenants' "
+        "own (where a tenant shapes a role).\n# TYPE switchboard_answers gauge\n"
+        "switchboard_answers{of=\"global\"} %llu\nswitchboard_answers{of=\"tenants\"} %llu\n",
+        (unsigned long long)st->answers_global, (unsigned long long)st->answers_tenant);
     OUT("# HELP switchboard_writes_total Writes committed since start.\n"
         "# TYPE switchboard_writes_total counter\nswitchboard_writes_total %llu\n",
         (unsigned long long)load(&M.writes));
@@ -202,10 +207,10 @@ char *sb_metrics_render(uint64_t revision, uint64_t map_used, uint64_t map_size,
         load(&M.build_us_sum) / 1e6);
     OUT("# HELP switchboard_lmdb_map_used_bytes Bytes of the LMDB map in use.\n"
         "# TYPE switchboard_lmdb_map_used_bytes gauge\nswitchboard_lmdb_map_used_bytes %llu\n",
-        (unsigned long long)map_used);
+        (unsigned long long)st->map_used);
     OUT("# HELP switchboard_lmdb_map_size_bytes The LMDB map's size (its maximum).\n"
         "# TYPE switchboard_lmdb_map_size_bytes gauge\nswitchboard_lmdb_map_size_bytes %llu\n",
-        (unsigned long long)map_size);
+        (unsigned long long)st->map_size);
 #undef OUT
     *len = b.len;
     return b.p;

@@ -55,8 +55,15 @@ void sb_metrics_watchers(sb_metrics_thread *m, int delta);
 void sb_metrics_build(double ms, bool failed);
 void sb_metrics_write_committed(void);
 
-/** The whole page; revision and LMDB use are passed in by the caller. Caller frees. */
-char *sb_metrics_render(uint64_t revision, uint64_t map_used, uint64_t map_size, size_t *len);
+/* What the page shows that the caller knows: the snapshot served and the store's use. */
+typedef struct sb_metrics_state {
+    uint64_t revision;
+    uint64_t answers_global, answers_tenant; /* answers the snapshot holds */
+    uint64_t map_used, map_size;
+} sb_metrics_state;
+
+/** The whole page. Caller frees. */
+char *sb_metrics_render(const sb_metrics_state *st, size_t *len);
 
 /** A monotonic clock in ns, for latencies. */
 int64_t sb_metrics_now_ns(void);

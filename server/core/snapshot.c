@@ -656,6 +656,20 @@ static void build_entries(builder *b, const names *touched)
             entries_add(s, &cap, e);
         }
     }
+    if (prev != NULL) { /* the counts move by what the touched roles' entries hold */
+        s->n_global = prev->n_global;
+        s->n_tenant = prev->n_tenant;
+    }
+    for (size_t i = 0; i < touched->n; i++) {
+        if (old[i] != NULL) {
+            s->n_global -= old[i]->global != NULL;
+            s->n_tenant -= old[i]->n_tenants;
+        }
+        if (built[i] != NULL) {
+            s->n_global += built[i]->global != NULL;
+            s->n_tenant += built[i]->n_tenants;
+        }
+    }
     free(at);
     free(old);
     free(built);

@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "pipeline.h"
-#include "store/store.h"
+#include "store.h"
 #include "util.h"
 
 /* A prepared response body and its strong ETag. */
@@ -104,6 +104,7 @@ typedef struct sb_snapshot {
     json_t *tokens; /* {name: {"scope", "sha256", "created"}} */
     sb_entry **entries;
     size_t n_entries;
+    size_t n_global, n_tenant; /* answers held: global ones, and tenants' own */
     uint32_t *slots; /* open addressing on the role's hash: index + 1 into entries, 0 = empty */
     size_t mask;
     sb_view *views; /* [0] global, then the tenants sorted by name */

@@ -2,7 +2,7 @@
  * The writer thread (see writer.h). It owns the only mutable view of the configuration: the
  * snapshot it last published. A write goes
  *   plan (copy-on-write of the touched kinds, conditions, merge patch, validation)
- *   -> sb_store_commit (one durable LMDB transaction)
+ *   -> sb_store_commit (one durable transaction)
  *   -> sb_snapshot_build -> sb_snapshot_publish -> done().
  * Because a write is answered only after its snapshot is published, the next GET anywhere
  * sees it. A write whose plan changes no document stops after the plan: it is answered with
@@ -14,10 +14,9 @@
 #include "doc.h"
 #include "log.h"
 #include "metrics.h"
-#include "http/problem.h"
+#include "error.h"
 
 #include <errno.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,10 +60,10 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int fail(sb_write *w, json_t *problem)
+static int fail(sb_write *w, sb_fault f)
 {
-    w->status = (int)json_integer_value(json_object_get(problem, "status"));
-    w->body = problem;
+    w->error = f.kind;
+    w->body = f.members;
     return -1;
 }
 
@@ -102,8 +101,8 @@ static int check_semantics(sb_write *w, const json_t *docs, const sb_change *cha
         json_decref(errors);
         return 0;
     }
-    return fail(w, sb_problem(SB_P_INVALID, errors,
-                              "the write would leave the configuration inconsistent"));
+    return fail(w, sb_fault_new(SB_P_INVALID, errors,
+                                "the write would leave the configuration inconsistent"));
 }
 
 /*
@@ -111,7 +110,7 @@ static int check_semantics(sb_write *w, const json_t *docs, const sb_change *cha
  * conditions, merge patches, validation and the checks across documents. An op whose result
  * equals the document as it stands (after the ops before it) changes nothing: it is marked so
  * and left out of the changes. 0 with the new documents, revisions and the *n changes (none:
- * the write changes nothing); -1 with w->status and w->body set.
+ * the write changes nothing); -1 with w->error and w->body set.
  */
 static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json_t **revs_out,
                     sb_change **changes_out, size_t *n_out)
@@ -140,47 +139,48 @@ static int plan_ops(const sb_snapshot *cur, sb_write *w, json_t **docs_out, json
         json_t *existing = json_object_get(kdocs, op->id);
         json_int_t rev = json_integer_value(json_object_get(krevs, op->id));
         const char *where = key_of(op, key, sizeof key);
-        json_t *problem = NULL, *value = NULL;
+        sb_fault problem = {0};
+        json_t *value = NULL;
 
         if (op->if_match.kind == SB_MATCH_REVISION &&
             (existing == NULL || (uint64_t)rev != op->if_match.revision))
             problem =
                 existing
-                    ? sb_problem(SB_P_PRECONDITION, NULL, "%s is at revision %lld, not %llu", where,
-                                 (long long)rev, (unsigned long long)op->if_match.revision)
-                    : sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
+                    ? sb_fault_new(SB_P_PRECONDITION, NULL, "%s is at revision %lld, not %llu",
+                                   where, (long long)rev, (unsigned long long)op->if_match.revision)
+                    : sb_fault_new(SB_P_PRECONDITION, NULL, "%s does not exist", where);
         else if (op->if_match.kind == SB_MATCH_ANY && existing == NULL)
-            problem = sb_problem(SB_P_PRECONDITION, NULL, "%s does not exist", where);
+            problem = sb_fault_new(SB_P_PRECONDITION, NULL, "%s does not exist", where);
         else if (op->if_none_match && existing != NULL)
-            problem = sb_problem(SB_P_PRECONDITION, NULL, "%s already exists (revision %lld)",
-                                 where, (long long)rev);
+            problem = sb_fault_new(SB_P_PRECONDITION, NULL, "%s already exists (revision %lld)",
+                                   where, (long long)rev);
         else if ((op->type == SB_OP_PATCH || op->type == SB_OP_DELETE) && existing == NULL)
-            problem = sb_problem(SB_P_NOT_FOUND, NULL, "%s does not exist", where);
+            problem = sb_fault_new(SB_P_NOT_FOUND, NULL, "%s does not exist", where);
         bool deletes = op->type == SB_OP_DELETE || (op->type == SB_OP_ROLLBACK && !op->value);
-        if (problem == NULL && !deletes) {
+        if (!problem.kind && !deletes) {
             value = op->type == SB_OP_PATCH ? sb_merge_patch(existing, op->value)
                                             : json_incref(op->value);
             json_t *errors = sb_json_check(json_array());
             size_t size = json_dumpb(value, NULL, 0, JSON_COMPACT);
             if (size > SB_DOC_MAX) /* a batch's document, or what a merge patch made */
-                problem = sb_problem(SB_P_TOO_LARGE, NULL,
-                                     "%s would be %zu bytes as compact JSON; a document is at "
-                                     "most %d",
-                                     where, size, SB_DOC_MAX);
-            if (problem != NULL)
+                problem = sb_fault_new(SB_P_TOO_LARGE, NULL,
+                                       "%s would be %zu bytes as compact JSON; a document is at "
+                                       "most %d",
+                                       where, size, SB_DOC_MAX);
+            if (problem.kind)
                 json_decref(errors);
             else if (sb_doc_validate(op->kind, value, errors) != 0)
                 problem =
                     w->n_ops > 1
-                        ? sb_problem(SB_P_INVALID, batch_errors(errors, i),
-                                     "operation %zu (%s) is not a valid document", i, where)
-                        : sb_problem(SB_P_INVALID, errors, "%s is not a valid document", where);
+                        ? sb_fault_new(SB_P_INVALID, batch_errors(errors, i),
+                                       "operation %zu (%s) is not a valid document", i, where)
+                        : sb_fault_new(SB_P_INVALID, errors, "%s is not a valid document", where);
             else
                 json_decref(errors);
         }
-        if (problem != NULL) {
+        if (problem.kind) {
             if (w->n_ops > 1)
-                json_object_set_new(problem, "index", json_integer((json_int_t)i));
+                json_object_set_new(problem.members, "index", json_integer((json_int_t)i));
             json_decref(value);
             json_decref(docs);
             json_decref(revs);
@@ -258,11 +258,12 @@ static int resolve_rollbacks(sb_write *w)
             continue;
         int rc = sb_store_version(W.store, op->kind, op->id, op->to, &entry);
         if (rc != 0) {
-            json_t *p = rc == MDB_NOTFOUND
-                            ? sb_problem(SB_P_NOT_FOUND, NULL, "%s has no version at revision %llu",
-                                         key_of(op, key, sizeof key), (unsigned long long)op->to)
-                            : sb_problem(SB_P_UNAVAILABLE, NULL, "the store could not be read: %s",
-                                         sb_store_strerror(rc));
+            sb_fault p =
+                rc == SB_STORE_NOTFOUND
+                    ? sb_fault_new(SB_P_NOT_FOUND, NULL, "%s has no version at revision %llu",
+                                   key_of(op, key, sizeof key), (unsigned long long)op->to)
+                    : sb_fault_new(SB_P_UNAVAILABLE, NULL, "the store could not be read: %s",
+                                   sb_store_error(W.store, rc));
             return fail(w, p);
         }
         json_t *value = json_object_get(entry, "value");
@@ -289,7 +290,6 @@ static json_t *plan_body(sb_plan *p)
 static void unchanged(sb_write *w, const sb_snapshot *cur)
 {
     char key[256];
-    w->status = 200;
     w->revision = 0; /* nothing committed: the answer carries the current snapshot's revision */
     if (w->dry_run) {
         sb_plan none = {.tenants = sb_json_check(json_object()),
@@ -350,17 +350,16 @@ static void apply(sb_write *w)
         }
         json_t *body = plan_body(&plan);
         if (w->dry_run) {
-            w->status = 200;
             w->body = sb_json_check(
                 json_pack("{s:b, s:I}", "dry_run", 1, "revision", (json_int_t)cur->revision));
             json_object_update(w->body, body);
             json_object_set(w->body, "warnings", w->warnings);
             json_decref(body);
         } else {
-            fail(w, sb_problem(SB_P_CONFLICT, NULL,
-                               "this write would leave %zu answer(s) with no route (primary: "
-                               "null); add ?force=1 to make it anyway",
-                               lost));
+            fail(w, sb_fault_new(SB_P_CONFLICT, NULL,
+                                 "this write would leave %zu answer(s) with no route (primary: "
+                                 "null); add ?force=1 to make it anyway",
+                                 lost));
             json_object_update(w->body, body);
             json_decref(body);
         }
@@ -384,9 +383,9 @@ static void apply(sb_write *w)
         abort();
     }
     if (rc != 0) {
-        fail(w, sb_problem(SB_P_UNAVAILABLE, NULL, "the store refused the write: %s",
-                           sb_store_strerror(rc)));
-        sb_log("error", "write_failed", json_pack("{s:s}", "error", sb_store_strerror(rc)));
+        fail(w, sb_fault_new(SB_P_UNAVAILABLE, NULL, "the store refused the write: %s",
+                             sb_store_error(W.store, rc)));
+        sb_log("error", "write_failed", json_pack("{s:s}", "error", sb_store_error(W.store, rc)));
         sb_metrics_build(t1 - t0, true);
         free(changes);
         sb_snapshot_unref(next);
@@ -396,7 +395,7 @@ static void apply(sb_write *w)
     bool created =
         w->n_ops == 1 && w->ops[0].type == SB_OP_PUT &&
         !json_object_get(json_object_get(cur->docs, sb_kind_names[w->ops[0].kind]), w->ops[0].id);
-    w->status = created ? 201 : 200;
+    w->created = created;
     w->revision = revision;
     w->body = result_body(w, next->docs, revision);
     if (json_array_size(w->warnings) > 0)

@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/parse.h"
+#include "match.h"
 #include "snapshot.h"
-#include "store/store.h"
+#include "store.h"
 
 #define SB_PLAN_PAGE 100 /* changes a plan lists unless asked for all */
 
@@ -44,10 +44,12 @@ struct sb_write {
      * from the changes_from-th, in the plan's order (SIZE_MAX: all). The counts and the lost
      * routes are always complete. */
     size_t changes_from, changes_limit;
-    /* Set by the writer before done(): HTTP status, body (a result or a problem), and the
-     * revision committed (0 when nothing was: a failure, a dry run, a write that changed
-     * nothing). */
-    int status;
+    /* Set by the writer before done(): what went wrong (an sb_problem_kind, SB_P_NONE: nothing)
+     * with the problem's members in body, or the result in body and whether the write created
+     * its document; and the revision committed (0 when nothing was: a failure, a dry run, a
+     * write that changed nothing). */
+    int error;
+    bool created;
     json_t *body;
     json_t *warnings; /* NULL, or {"key", "message"} objects the answer carries */
     uint64_t revision;

@@ -135,7 +135,7 @@ static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
     w->force = force;
     if (plan_page(req, w) != 0) {
         free(reason);
-        free(w);
+        sb_write_free(w);
         return NULL;
     }
     w->ops = calloc(n_ops, sizeof *w->ops);
@@ -145,12 +145,6 @@ static sb_write *new_write(h2o_req_t *req, const char *actor, size_t n_ops)
     w->actor = actor ? strdup(actor) : NULL;
     w->reason = reason;
     return w;
-}
-
-static void discard_write(sb_write *w)
-{
-    sb_write_clear(w);
-    free(w); /* sb_write_new's allocation starts with the sb_write */
 }
 
 static json_t *list_kind(const sb_snapshot *s, int kind)
@@ -277,7 +271,7 @@ static int txn(h2o_req_t *req, const char *actor)
             sb_doc_error(errors, path, problem);
             json_t *p = sb_problem(SB_P_INVALID, errors, "operation %zu: %s", i, problem);
             json_object_set_new(p, "index", json_integer((json_int_t)i));
-            discard_write(w);
+            sb_write_free(w);
             json_decref(body);
             return sb_reply_problem(req, p);
         }
@@ -323,8 +317,8 @@ static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *i
     json_t *versions;
     int rc = sb_store_history(sb_req_opts()->store, kind, id, since, limit, &versions, &next);
     if (rc != 0)
-        return sb_reply_problem(
-            req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s", sb_store_strerror(rc)));
+        return sb_reply_problem(req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s",
+                                                sb_store_error(sb_req_opts()->store, rc)));
     if (json_array_size(versions) == 0 && since == 0) {
         json_decref(versions);
         return sb_reply_problem(
@@ -348,8 +342,8 @@ static int audit(h2o_req_t *req, const sb_snapshot *s)
     json_t *entries;
     int rc = sb_store_audit(sb_req_opts()->store, since, limit, &entries, &next);
     if (rc != 0)
-        return sb_reply_problem(
-            req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s", sb_store_strerror(rc)));
+        return sb_reply_problem(req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s",
+                                                sb_store_error(sb_req_opts()->store, rc)));
     return sb_reply_json(req, 200,
                          json_pack("{s:o, s:o}", "entries", entries, "next", next_page(next)), NULL,
                          s->revision);

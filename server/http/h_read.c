@@ -78,9 +78,10 @@ int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
     if (sb_req_opts()->read_auth && sb_require_scope(req, s, SB_SCOPE_READ, NULL) != 0)
         return 0;
     if (path_is(path, len, "/metrics")) {
-        uint64_t used, size, n;
-        sb_store_usage(sb_req_opts()->store, &used, &size);
-        char *text = sb_metrics_render(s->revision, used, size, &n);
+        sb_metrics_state st = {s->revision, s->n_global, s->n_tenant, 0, 0};
+        size_t n;
+        sb_store_usage(sb_req_opts()->store, &st.map_used, &st.map_size);
+        char *text = sb_metrics_render(&st, &n);
         sb_reply_text(req, "text/plain; version=0.0.4; charset=utf-8", text, n, s->revision);
         free(text);
         return 0;

@@ -384,6 +384,12 @@ sb_write *sb_write_new(void)
     return &p->w;
 }
 
+void sb_write_free(sb_write *w)
+{
+    sb_write_clear(w);
+    free((char *)w - offsetof(pending, w));
+}
+
 static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
@@ -394,7 +400,7 @@ static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         if (p->req != NULL) {
             char etag[32];
             const char *tag = NULL;
-            if (p->w.status < 300 && p->w.n_ops == 1 && p->w.revision != 0) {
+            if (!p->w.error && p->w.n_ops == 1 && p->w.revision != 0) {
                 snprintf(etag, sizeof etag, "\"r%llu\"", (unsigned long long)p->w.revision);
                 tag = etag;
             }
@@ -411,7 +417,10 @@ static void on_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
             sb_req_answering(p->req, p->route, p->start_ns);
             json_t *body = p->w.body;
             p->w.body = NULL;
-            sb_reply_json(p->req, p->w.status, body, tag,
+            int status = p->w.error ? sb_problem_status(p->w.error) : p->w.created ? 201 : 200;
+            if (p->w.error)
+                body = sb_problem_of((sb_fault){p->w.error, body});
+            sb_reply_json(p->req, status, body, tag,
                           p->w.revision ? p->w.revision : sb_req_snapshot(p->req)->revision);
         }
         sb_write_clear(&p->w);

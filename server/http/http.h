@@ -58,6 +58,8 @@ sb_snapshot *sb_req_snapshot(h2o_req_t *req);
 const sb_http_opts *sb_req_opts(void);
 /** A new, zeroed write for sb_req_submit_write; it is freed once answered. */
 sb_write *sb_write_new(void);
+/** Frees a write of sb_write_new that is not submitted, with what it owns. */
+void sb_write_free(sb_write *w);
 /** Submits a write built by an admin handler and answers the request when it is done. */
 void sb_req_submit_write(h2o_req_t *req, struct sb_write *w);
 

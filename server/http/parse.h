@@ -12,23 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/match.h"
+
 /* A piece of a request, p[0..len), not NUL-terminated; p is NULL when the piece is absent. */
 typedef struct sb_span {
     const char *p;
     size_t len;
 } sb_span;
-
-/* What a write requires of the document it changes (If-Match, a txn op's if_match). */
-typedef enum sb_match_kind {
-    SB_MATCH_NONE,    /* nothing: the write is unconditional */
-    SB_MATCH_ANY,     /* "*": the document exists */
-    SB_MATCH_REVISION /* the document exists at exactly revision */
-} sb_match_kind;
-
-typedef struct sb_match {
-    sb_match_kind kind;
-    uint64_t revision; /* SB_MATCH_REVISION only; at most INT64_MAX */
-} sb_match;
 
 /**
  * Whether one entity tag of an If-None-Match value (a comma-separated list of tags, or "*")

@@ -25,21 +25,26 @@ static const struct {
     [SB_P_UNAVAILABLE] = {503, "urn:switchboard:problem:unavailable", "Service unavailable"},
 };
 
+int sb_problem_status(int kind)
+{
+    return kinds[kind].status;
+}
+
+json_t *sb_problem_of(sb_fault f)
+{
+    json_t *p = sb_json_check(json_pack("{s:s, s:s, s:i}", "type", kinds[f.kind].type, "title",
+                                        kinds[f.kind].title, "status", kinds[f.kind].status));
+    json_object_update(p, f.members);
+    json_decref(f.members);
+    return p;
+}
+
 json_t *sb_problem(int kind, json_t *errors, const char *detail, ...)
 {
-    char text[1024], clean[1024];
+    char text[1024];
     va_list ap;
     va_start(ap, detail);
-    int n = vsnprintf(text, sizeof text, detail, ap);
+    vsnprintf(text, sizeof text, detail, ap);
     va_end(ap);
-    /* The detail often quotes the request (a path, an id, a header): it may be anything, and
-     * only valid UTF-8 can go into JSON. */
-    size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
-    sb_utf8_copy(clean, sizeof clean, text, len);
-    json_t *p =
-        sb_json_check(json_pack("{s:s, s:s, s:i, s:s}", "type", kinds[kind].type, "title",
-                                kinds[kind].title, "status", kinds[kind].status, "detail", clean));
-    if (errors != NULL)
-        json_object_set_new(p, "errors", errors);
-    return p;
+    return sb_problem_of(sb_fault_new(kind, errors, "%s", text));
 }

@@ -7,21 +7,7 @@
 
 #include <jansson.h>
 
-enum sb_problem_kind {
-    SB_P_BAD_JSON,     /* 400 */
-    SB_P_BAD_REQUEST,  /* 400 */
-    SB_P_UNAUTHORIZED, /* 401 */
-    SB_P_FORBIDDEN,    /* 403 */
-    SB_P_NOT_FOUND,    /* 404 */
-    SB_P_METHOD,       /* 405 */
-    SB_P_CONFLICT,     /* 409 */
-    SB_P_PRECONDITION, /* 412 */
-    SB_P_TOO_LARGE,    /* 413 */
-    SB_P_INVALID,      /* 422 */
-    SB_P_INTERNAL,     /* 500 */
-    SB_P_UNAVAILABLE,  /* 503 */
-    SB_P_COUNT
-};
+#include "core/error.h"
 
 /**
  * A new problem document {"type", "title", "status", "detail"[, "errors"]}.
@@ -30,5 +16,10 @@ enum sb_problem_kind {
  */
 json_t *sb_problem(int kind, json_t *errors, const char *detail, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** The problem document of a fault from the core (its members taken over). */
+json_t *sb_problem_of(sb_fault f);
+/** The HTTP status of a kind. */
+int sb_problem_status(int kind);
 
 #endif

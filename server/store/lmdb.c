@@ -1,6 +1,6 @@
 /*
- * LMDB behind one small API (see store.h for the layout and the threading rules).
- * Writes are never MDB_NOSYNC: a commit that returned has reached the disk.
+ * The LMDB engine of the store interface (core/store.h; the layout is in store.h). Writes are
+ * never MDB_NOSYNC: a commit that returned has reached the disk.
  */
 #include "store.h"
 #include "store/migrations/migrations.h"
@@ -16,10 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-struct sb_store {
+typedef struct lmdb {
+    sb_store base; /* first: an sb_store * is an lmdb * */
     MDB_env *env;
     MDB_dbi docs, meta, tokens, history, audit;
-};
+} lmdb;
+
+static const sb_store_engine engine;
 
 #define MAP_SIZE ((size_t)1 << 30) /* a maximum: the file stays sparse */
 
@@ -47,6 +50,8 @@ const char *sb_store_strerror(int err)
 {
     if (err == SB_STORE_TOO_NEW)
         return "the store was written by a newer switchboard (schema version too new)";
+    if (err == SB_STORE_NOTFOUND || err == SB_STORE_EXISTS)
+        return err == SB_STORE_NOTFOUND ? "not found" : "exists already";
     return mdb_strerror(err);
 }
 
@@ -114,7 +119,7 @@ static int migrate(MDB_txn *txn, MDB_dbi meta, uint64_t from)
 
 int sb_store_open(const char *dir, sb_store **out)
 {
-    sb_store *s = calloc(1, sizeof *s);
+    lmdb *s = calloc(1, sizeof *s);
     MDB_txn *txn = NULL;
     int rc, dead;
     if (s == NULL)
@@ -158,7 +163,8 @@ int sb_store_open(const char *dir, sb_store **out)
     txn = NULL;
     if (rc != 0)
         goto fail;
-    *out = s;
+    s->base.engine = &engine;
+    *out = &s->base;
     return 0;
 fail:
     if (txn)
@@ -169,10 +175,9 @@ fail:
     return rc;
 }
 
-void sb_store_close(sb_store *s)
+static void lmdb_close(sb_store *store)
 {
-    if (s == NULL)
-        return;
+    lmdb *s = (lmdb *)store;
     mdb_env_close(s->env);
     free(s);
 }
@@ -200,7 +205,7 @@ static int scan_txn(MDB_txn *txn, MDB_dbi dbi, const void *start, size_t slen, s
 }
 
 /* scan_txn in a read transaction of its own. */
-static int scan(sb_store *s, MDB_dbi dbi, const void *start, size_t slen, scan_fn each, void *data)
+static int scan(lmdb *s, MDB_dbi dbi, const void *start, size_t slen, scan_fn each, void *data)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
@@ -232,8 +237,9 @@ static int load_doc(const MDB_val *k, const MDB_val *v, void *data)
     return 0;
 }
 
-int sb_store_load(sb_store *s, json_t **docs, json_t **revs, uint64_t *revision)
+static int lmdb_load(sb_store *store, json_t **docs, json_t **revs, uint64_t *revision)
 {
+    lmdb *s = (lmdb *)store;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
@@ -286,7 +292,7 @@ static int put_json(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, con
 }
 
 /* Writes one change: the document, its history entry and its audit entry. */
-static int put_change(sb_store *s, MDB_txn *txn, const sb_change *c, const sb_commit_info *info,
+static int put_change(lmdb *s, MDB_txn *txn, const sb_change *c, const sb_commit_info *info,
                       uint64_t rev, uint32_t index, const char *now)
 {
     unsigned char key[512];
@@ -329,9 +335,10 @@ static int put_change(sb_store *s, MDB_txn *txn, const sb_change *c, const sb_co
     return rc;
 }
 
-int sb_store_commit(sb_store *s, const sb_change *changes, size_t n, const sb_commit_info *info,
-                    uint64_t *revision)
+static int lmdb_commit(sb_store *store, const sb_change *changes, size_t n,
+                       const sb_commit_info *info, uint64_t *revision)
 {
+    lmdb *s = (lmdb *)store;
     MDB_txn *txn;
     char now[32];
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -377,9 +384,10 @@ static int collect(const MDB_val *k, const MDB_val *v, void *data)
     return 0;
 }
 
-int sb_store_history(sb_store *s, int kind, const char *id, uint64_t since, size_t limit,
-                     json_t **versions, uint64_t *next)
+static int lmdb_history(sb_store *store, int kind, const char *id, uint64_t since, size_t limit,
+                        json_t **versions, uint64_t *next)
 {
+    lmdb *s = (lmdb *)store;
     unsigned char key[512];
     size_t klen = history_key(key, sizeof key, kind, id, since + 1);
     if (klen == 0)
@@ -395,8 +403,10 @@ int sb_store_history(sb_store *s, int kind, const char *id, uint64_t since, size
     return 0;
 }
 
-int sb_store_version(sb_store *s, int kind, const char *id, uint64_t revision, json_t **entry)
+static int lmdb_version(sb_store *store, int kind, const char *id, uint64_t revision,
+                        json_t **entry)
 {
+    lmdb *s = (lmdb *)store;
     unsigned char key[512];
     size_t klen = history_key(key, sizeof key, kind, id, revision);
     MDB_txn *txn;
@@ -409,11 +419,11 @@ int sb_store_version(sb_store *s, int kind, const char *id, uint64_t revision, j
     if ((rc = mdb_get(txn, s->history, &k, &v)) == 0)
         *entry = json_loadb(v.mv_data, v.mv_size, 0, NULL);
     mdb_txn_abort(txn);
-    return rc == 0 && *entry == NULL ? MDB_CORRUPTED : rc;
+    return rc == MDB_NOTFOUND ? SB_STORE_NOTFOUND : rc == 0 && *entry == NULL ? MDB_CORRUPTED : rc;
 }
 
 /* The newest revisions of the audit, walked from the last entry back, into p (oldest first). */
-static int audit_newest(sb_store *s, page *p)
+static int audit_newest(lmdb *s, page *p)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -441,8 +451,10 @@ static int audit_newest(sb_store *s, page *p)
     return 0;
 }
 
-int sb_store_audit(sb_store *s, uint64_t since, size_t limit, json_t **entries, uint64_t *next)
+static int lmdb_audit(sb_store *store, uint64_t since, size_t limit, json_t **entries,
+                      uint64_t *next)
 {
+    lmdb *s = (lmdb *)store;
     unsigned char key[8];
     page p = {key, 0, limit, sb_json_check(json_array()), 0, 0};
     int rc;
@@ -472,8 +484,9 @@ static int load_token(const MDB_val *k, const MDB_val *v, void *data)
     return 0;
 }
 
-int sb_store_tokens(sb_store *s, json_t **tokens, uint64_t *version)
+static int lmdb_tokens(sb_store *store, json_t **tokens, uint64_t *version)
 {
+    lmdb *s = (lmdb *)store;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
@@ -491,7 +504,7 @@ int sb_store_tokens(sb_store *s, json_t **tokens, uint64_t *version)
 }
 
 /* Puts (value non-NULL, never overwriting) or deletes one token, bumping the token version. */
-static int token_change(sb_store *s, const char *name, const json_t *value)
+static int token_change(lmdb *s, const char *name, const json_t *value)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -515,18 +528,21 @@ static int token_change(sb_store *s, const char *name, const json_t *value)
     return mdb_txn_commit(txn);
 }
 
-int sb_store_token_add(sb_store *s, const char *name, const json_t *token)
+static int lmdb_token_add(sb_store *store, const char *name, const json_t *token)
 {
-    return token_change(s, name, token);
+    int rc = token_change((lmdb *)store, name, token);
+    return rc == MDB_KEYEXIST ? SB_STORE_EXISTS : rc;
 }
 
-int sb_store_token_remove(sb_store *s, const char *name)
+static int lmdb_token_remove(sb_store *store, const char *name)
 {
-    return token_change(s, name, NULL);
+    int rc = token_change((lmdb *)store, name, NULL);
+    return rc == MDB_NOTFOUND ? SB_STORE_NOTFOUND : rc;
 }
 
-int sb_store_tokens_version(sb_store *s, uint64_t *version)
+static int lmdb_tokens_version(sb_store *store, uint64_t *version)
 {
+    lmdb *s = (lmdb *)store;
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
@@ -536,8 +552,9 @@ int sb_store_tokens_version(sb_store *s, uint64_t *version)
     return 0;
 }
 
-void sb_store_usage(sb_store *s, uint64_t *used, uint64_t *size)
+static void lmdb_usage(sb_store *store, uint64_t *used, uint64_t *size)
 {
+    lmdb *s = (lmdb *)store;
     MDB_envinfo info;
     MDB_stat stat;
     mdb_env_info(s->env, &info);
@@ -545,3 +562,19 @@ void sb_store_usage(sb_store *s, uint64_t *used, uint64_t *size)
     *used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
     *size = info.me_mapsize;
 }
+
+static const sb_store_engine engine = {
+    .name = "lmdb",
+    .close = lmdb_close,
+    .error = sb_store_strerror,
+    .usage = lmdb_usage,
+    .load = lmdb_load,
+    .commit = lmdb_commit,
+    .history = lmdb_history,
+    .version = lmdb_version,
+    .audit = lmdb_audit,
+    .tokens = lmdb_tokens,
+    .token_add = lmdb_token_add,
+    .token_remove = lmdb_token_remove,
+    .tokens_version = lmdb_tokens_version,
+};
