@@ -10,8 +10,8 @@ declared = set(re.findall(r'^SB_EXPORT\b[^;(]*?\b(sb_\w+)\s*\(', open(header).re
 listed = set(re.findall(r'^\s*(sb_\w+);', open(mapfile).read(), re.M))
 out = subprocess.run(['nm', '-D', '--defined-only', lib], check=True, capture_output=True,
                      text=True).stdout
-exported = {m.group(1) for m in re.finditer(r'^\S+ [TDBRVW] (\w+?)(@@?\w+)?$', out, re.M)}
-exported.discard('SWITCHBOARD_0')
+exported = {m.group(1) for m in re.finditer(r'^\S+ [TDBRVW] (\w+?)(@@?[\w.]+)?$', out, re.M)}
+exported -= {'SWITCHBOARD_0', 'SWITCHBOARD_0.2'}
 
 ok = True
 for name, a, b in (('declared in the header but not in the map', declared, listed),

@@ -99,7 +99,8 @@ int main(int argc, char **argv)
     size_t n = fread(prompt, 1, sizeof prompt - 1, stdin);
     prompt[n] = '\0';
 
-    sb_options opts = {.defaults_json = defaults};
+    sb_options opts = SB_OPTIONS_INIT;
+    opts.defaults_json = defaults;
     sb_client *sb;
     sb_route *route;
     sb_status s = sb_client_open(&opts, &sb);

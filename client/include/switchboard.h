@@ -94,7 +94,17 @@ typedef enum sb_source {
 typedef struct sb_client sb_client;
 typedef struct sb_route sb_route;
 
+/*
+ * Options for sb_client_open; zero means "the default" for each field. The struct grows as
+ * versions add fields, and stays compatible both ways:
+ * - size says how much of it the program knows: set it to sizeof(sb_options) (SB_OPTIONS_INIT
+ *   does), and a later library reads exactly the fields the program was built with, the rest as
+ *   zero. A size of 0 reads the fields of version 0.2, the first with size (the ones below).
+ * - Programs built against 0.1, whose struct had no size, keep working: their calls are bound to
+ *   the library's 0.1 entry point (symbol version SWITCHBOARD_0), which reads 0.1's layout.
+ */
 typedef struct sb_options {
+    size_t size;               /* sizeof(sb_options), or 0: the fields of version 0.2 */
     const char *base_url;      /* NULL: $SWITCHBOARD_URL, else http://127.0.0.1:8080 */
     const char *token;         /* NULL: $SWITCHBOARD_TOKEN, else none */
     const char *tenant;        /* NULL: no tenant (the global answers) */
@@ -102,7 +112,11 @@ typedef struct sb_options {
     unsigned timeout_ms;       /* 0: 500; bounds every request to the server */
     const char *defaults_json; /* NULL: none; {"<role>": {"primary": "…", "fallbacks": […]}, …} */
     int watch; /* nonzero: watch mode (see the file comment); 0: revalidate after the TTL */
-} sb_options;  /* More fields may follow in later versions; zero means "the default" for each. */
+    /* Later versions add fields here, and only here. */
+} sb_options;
+
+/* An sb_options with its size set and every other field at its default. */
+#define SB_OPTIONS_INIT {sizeof(sb_options), NULL, NULL, NULL, 0, 0, NULL, 0}
 
 /**
  * Opens a client. Nothing is fetched until the first sb_route_get.

@@ -538,9 +538,48 @@ static void client_free(sb_client *c)
     free(c);
 }
 
-sb_status sb_client_open(const sb_options *opts, sb_client **out)
+static sb_status client_open(const sb_options *opts, sb_client **out);
+
+/* The fields of version 0.2, the first sb_options with a size: what size 0 means. */
+#define OPTIONS_V2_SIZE (offsetof(sb_options, watch) + sizeof(int))
+
+/* sb_client_open of this version (symbol version SWITCHBOARD_0.2, the default). */
+__attribute__((symver("sb_client_open@@SWITCHBOARD_0.2"), visibility("default"))) sb_status
+sb_client_open_v2(const sb_options *opts, sb_client **out);
+
+sb_status sb_client_open_v2(const sb_options *opts, sb_client **out)
 {
-    static const sb_options none;
+    sb_options o = {0};
+    if (opts != NULL) { /* what the program knows of the struct, the rest as zero */
+        size_t n = opts->size ? opts->size : OPTIONS_V2_SIZE;
+        memcpy(&o, opts, n < sizeof o ? n : sizeof o);
+    }
+    return client_open(&o, out);
+}
+
+/* sb_options as version 0.1 laid it out, with no size: the programs built against 0.1 call
+ * this through the symbol version SWITCHBOARD_0 (see libswitchboard.map). */
+typedef struct options_v1 {
+    const char *base_url, *token, *tenant;
+    unsigned ttl_ms, timeout_ms;
+    const char *defaults_json;
+    int watch;
+} options_v1;
+
+__attribute__((symver("sb_client_open@SWITCHBOARD_0"), visibility("default"))) sb_status
+sb_client_open_v1(const options_v1 *opts, sb_client **out);
+
+sb_status sb_client_open_v1(const options_v1 *opts, sb_client **out)
+{
+    sb_options o = {0};
+    if (opts != NULL)
+        o = (sb_options){sizeof o,     opts->base_url,   opts->token,         opts->tenant,
+                         opts->ttl_ms, opts->timeout_ms, opts->defaults_json, opts->watch};
+    return client_open(&o, out);
+}
+
+static sb_status client_open(const sb_options *opts, sb_client **out)
+{
     if (out == NULL)
         return SB_ERR_INVALID;
     *out = NULL;
@@ -550,7 +589,7 @@ sb_status sb_client_open(const sb_options *opts, sb_client **out)
     sb_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return SB_ERR_NO_MEMORY;
-    sb_status s = client_init(c, opts ? opts : &none);
+    sb_status s = client_init(c, opts);
     if (s == SB_OK && c->watch && (s = watch_start(c)) != SB_OK) {
         pthread_cond_destroy(&c->fetched);
         pthread_mutex_destroy(&c->lock);
