@@ -213,6 +213,38 @@ Test(lifecycle, bad_options_are_reported)
     const char *help[] = {"--help", NULL};
     cr_assert_eq(run_switchboard(&S, help, out, sizeof out), 0);
     cr_assert_not_null(strstr(out, "--read-auth"));
+    cr_assert_not_null(strstr(out, "migrate"), "the commands are listed: %s", out);
+}
+
+/* Each command owns its options: one that belongs to another command is a usage error (exit 2)
+ * that names the command, and nothing runs. */
+Test(lifecycle, an_option_of_another_command_is_a_usage_error)
+{
+    char out[2048];
+    server s = {0};
+    temp_dir(s.dir, sizeof s.dir, "cli");
+    const char *cases[][5] = {{"serve", "--name", "x", NULL},
+                              {"--scope", "read", NULL},
+                              {"token", "list", "--listen", "127.0.0.1:1", NULL},
+                              {"token", "list", "--name", "x", NULL},
+                              {"token", "revoke", "--scope", "read", NULL},
+                              {"migrate", "--seed", "t.json", NULL},
+                              {"migrate", "--status", "extra", NULL},
+                              {"nonsense", NULL}};
+    const char *names[] = {"serve", "serve",   "token",   "token",
+                           "token", "migrate", "migrate", "nonsense"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(run_switchboard(&s, cases[i], out, sizeof out), 2, "case %zu: %s", i, out);
+        cr_assert_not_null(strstr(out, names[i]), "case %zu names %s: %s", i, names[i], out);
+    }
+    /* Nothing ran: no store was made in the data directory. */
+    char path[600];
+    snprintf(path, sizeof path, "%s/data.mdb", s.dir);
+    cr_assert(access(path, F_OK) != 0, "a usage error opened the store");
+    const char *help[] = {"token", "--help", NULL};
+    cr_assert_eq(run_switchboard(&s, help, out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "--scope"));
+    cr_assert_null(strstr(out, "--listen"), "token's help is its own");
 }
 
 Test(lifecycle, port_in_use_is_an_error)
