@@ -383,6 +383,19 @@ Test(sbctl, failures_exit_non_zero_with_the_reason)
     cr_assert_eq(sbctl("rollback", "providers/openai"), 2);
     cr_assert(strstr(err, "--to"), "%s", err);
     cr_assert_eq(sbctl("history", "widgets/x"), 2);
+    /* Each command owns its options: another command's is a usage error, and nothing is sent. */
+    const char *const misplaced[][6] = {{"status", "--primary", "x", NULL},
+                                        {"role", "get", "security", "--primary", "a/b", NULL},
+                                        {"route", "security", "--reason", "why", NULL},
+                                        {"provider", "disable", "openai", "--tenant", "acme", NULL},
+                                        {"audit", "--to", "3", NULL},
+                                        {"export", "--watch", NULL}};
+    for (size_t i = 0; i < sizeof misplaced / sizeof *misplaced; i++) {
+        const char *const *a = misplaced[i];
+        cr_assert_eq(sbctl(a[0], a[1], a[2], a[3], a[4]), 2, "case %zu: %s", i, err);
+        cr_assert(strstr(err, "is not an option of sbctl") && strstr(err, a[0]), "%s", err);
+    }
+    cr_assert_eq(revision_of(&S), 1, "a usage error writes nothing");
 
     cr_assert_eq(sbctl("role", "get", "nope"), 1);
     cr_assert(strstr(err, "404") && strstr(err, "roles/nope"), "%s", err);
@@ -444,10 +457,10 @@ Test(sbctl, help_and_man_page_cover_every_command)
             *w++ = *r;
     *w = '\0';
     const char *commands[] = {
-        "status",   "topology",    "providers",    "provider enable", "roles",   "role get",
-        "role set", "role delete", "failback set", "failback get",    "route",   "history",
-        "rollback", "audit",       "export",       "apply",           "--watch", "--dry-run",
-        "--force",  "--reason",    "--json",       "--token-file",    "--tenant"};
+        "status",   "topology",    "providers",    "provider enable", "roles",    "role get",
+        "role set", "role delete", "failback set", "failback get",    "route",    "history",
+        "rollback", "audit",       "export",       "apply",           "--watch",  "--dry-run",
+        "--force",  "--reason",    "--json",       "--token-file",    "--tenant", "--all"};
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
         cr_assert(strstr(out, commands[i]), "--help lacks %s", commands[i]);
         cr_assert(strstr(man, commands[i]), "the man page lacks %s", commands[i]);
@@ -465,4 +478,35 @@ Test(sbctl, a_write_that_changes_nothing_says_so)
     cr_assert(strstr(out, "failback of anthropic/claude-opus-4-7 unchanged (revision 1)"), "%s",
               out);
     cr_assert_eq(revision_of(&S), 1);
+}
+
+/* A plan lists its first 100 changes and counts them all; --all lists every one. */
+Test(sbctl, a_large_plan_is_summed_up)
+{
+    static const char *const extra[] = {"--no-demo", NULL};
+    server_start(&S, extra);
+    json_t *ops = json_array();
+    json_array_append_new(ops, json_pack("{s:s, s:s, s:{s:b}}", "op", "put", "key", "providers/a",
+                                         "value", "enabled", 1));
+    for (int r = 0; r < 130; r++) {
+        char key[32], model[32];
+        snprintf(key, sizeof key, "roles/r%03d", r);
+        snprintf(model, sizeof model, "a/m%d", r);
+        json_array_append_new(ops, json_pack("{s:s, s:s, s:{s:s, s:[s]}}", "op", "put", "key", key,
+                                             "value", "primary", model, "fallbacks", "b/x"));
+    }
+    json_t *body = json_pack("{s:o}", "ops", ops);
+    char *text = json_dumps(body, JSON_COMPACT);
+    resp r = admin(&S, "POST", "/admin/txn", text, NULL);
+    cr_assert_eq(r.status, 200, "%ld %s", r.status, r.body);
+    resp_free(&r);
+    free(text);
+    json_decref(body);
+
+    cr_assert_eq(sbctl("provider", "disable", "a", "--dry-run"), 0, "%s", err);
+    cr_assert(strstr(out, "130 answers change: 130 for everyone"), "%s", out);
+    cr_assert(strstr(out, "... and 30 more (--all lists every change)"), "%s", out);
+    cr_assert(strstr(out, "r099") && !strstr(out, "r100"), "the first 100 are listed:\n%s", out);
+    cr_assert_eq(sbctl("provider", "disable", "a", "--dry-run", "--all"), 0, "%s", err);
+    cr_assert(strstr(out, "r129") && !strstr(out, "more ("), "--all lists them all:\n%s", out);
 }
