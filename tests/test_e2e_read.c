@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <openssl/sha.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -196,6 +197,48 @@ Test(read, wrong_method_and_unknown_path)
     cr_assert_eq(r.status, 404);
     cr_assert_str_eq(header(&r, "content-type"), "application/problem+json");
     resp_free(&r);
+}
+
+/* One route table: a 405's Allow lists exactly what the endpoint's rows take, an admin path asks
+ * for the token first, and each answer is counted under its route's label. */
+Test(read, the_route_table_drives_allow_auth_and_labels)
+{
+    const struct {
+        const char *method, *path, *allow;
+        bool admin;
+    } cases[] = {
+        {"POST", "/config/security", "GET, HEAD", false},
+        {"DELETE", "/topology", "GET, HEAD", false},
+        {"PUT", "/healthz", "GET, HEAD", false},
+        {"POST", "/nothing-here", "GET, HEAD", false},
+        {"POST", "/admin/providers/openai", "GET, HEAD, PUT, PATCH, DELETE", true},
+        {"PUT", "/admin/audit", "GET, HEAD", true},
+        {"GET", "/admin/txn", "POST", true},
+        {"DELETE", "/admin/roles", "GET, HEAD", true},
+        {"PUT", "/admin/roles/security/history", "GET, HEAD", true},
+        {"GET", "/admin/roles/security/rollback", "POST", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        resp r = request(&S, cases[i].method, cases[i].path, "{}", NULL);
+        cr_assert_eq(r.status, cases[i].admin ? 401 : 405, "%s %s: %ld", cases[i].method,
+                     cases[i].path, r.status);
+        resp_free(&r);
+        r = admin(&S, cases[i].method, cases[i].path, "{}", NULL);
+        cr_assert_eq(r.status, 405, "%s %s: %ld", cases[i].method, cases[i].path, r.status);
+        cr_assert_str_eq(header(&r, "allow"), cases[i].allow, "%s %s", cases[i].method,
+                         cases[i].path);
+        resp_free(&r);
+    }
+    const char *sample = "switchboard_requests_total{route=\"topology\",code=\"200\"}";
+    double before = metric_now(&S, sample);
+    before = before < 0 ? 0 : before; /* no sample yet */
+    resp r = request(&S, "GET", "/topology", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    double deadline = now_s() + 10, after;
+    while ((after = metric_now(&S, sample)) < before + 1 && now_s() < deadline)
+        usleep(20 * 1000); /* counted as the answer goes out, maybe after the client has it */
+    cr_assert_eq(after, before + 1, "GET /topology counted under route=topology");
 }
 
 Test(read, head_has_headers_and_no_body)

@@ -44,35 +44,6 @@ int64_t sb_metrics_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static bool starts(const char *path, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return len >= n && memcmp(path, prefix, n) == 0;
-}
-
-enum sb_route sb_metrics_route(const char *method, size_t mlen, const char *path, size_t len)
-{
-    bool get = (mlen == 3 && memcmp(method, "GET", 3) == 0) ||
-               (mlen == 4 && memcmp(method, "HEAD", 4) == 0);
-    if (starts(path, len, "/admin/") || (len == 6 && starts(path, len, "/admin")))
-        return get ? SB_R_ADMIN_READ : SB_R_ADMIN_WRITE;
-    if (!get)
-        return SB_R_OTHER;
-    if (starts(path, len, "/config/") && len > 8)
-        return SB_R_CONFIG;
-    if (len == 7 && starts(path, len, "/config"))
-        return SB_R_CONFIG_ALL;
-    if (len == 9 && starts(path, len, "/topology"))
-        return SB_R_TOPOLOGY;
-    if ((len == 8 && starts(path, len, "/healthz")) || (len == 7 && starts(path, len, "/readyz")))
-        return SB_R_HEALTH;
-    if (len == 8 && starts(path, len, "/metrics"))
-        return SB_R_METRICS;
-    if (len == 1 && path[0] == '/')
-        return SB_R_DASHBOARD;
-    return SB_R_OTHER;
-}
-
 /* Only the owning thread writes its slot: a load and a store are enough, and cost no lock. */
 static void bump(_Atomic uint64_t *c, uint64_t by)
 {

@@ -44,8 +44,6 @@ typedef struct sb_metrics_thread {
 void sb_metrics_init(unsigned n_threads);
 sb_metrics_thread *sb_metrics_slot(unsigned thread);
 
-/** The route of a request, from its method and path (query excluded). */
-enum sb_route sb_metrics_route(const char *method, size_t mlen, const char *path, size_t len);
 /** Counts one answer, on the answering thread's slot. ns < 0: no latency (a watch). */
 void sb_metrics_count(sb_metrics_thread *m, enum sb_route route, int status, int64_t ns);
 /** Moves the thread's watcher gauge by delta. */

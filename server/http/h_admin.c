@@ -3,6 +3,7 @@
  * from the snapshot; writes are parsed and checked for form here, then handed to the writer
  * thread (writer.c), which checks them against the current state and answers.
  */
+#include "handlers.h"
 #include "http.h"
 #include "core/doc.h"
 #include "problem.h"
@@ -17,12 +18,6 @@
 static bool method_is(h2o_req_t *req, const char *m)
 {
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));
-}
-
-static int method_not_allowed(h2o_req_t *req, const char *allow)
-{
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    return sb_reply_problem(req, sb_problem(SB_P_METHOD, NULL, "allowed here: %s", allow));
 }
 
 /* Parses the request body as JSON, or answers 400/413 and returns NULL. */
@@ -381,34 +376,50 @@ static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
 }
 
 /* Splits a trailing "/history" or "/rollback" off id; returns which, or "". */
-static const char *sub_resource(const char *id, size_t *idlen)
+int sb_h_list(h2o_req_t *req, const sb_call *c)
 {
-    static const char *const subs[] = {"history", "rollback"};
-    for (int i = 0; i < 2; i++) {
-        size_t n = strlen(subs[i]);
-        if (*idlen > n + 1 && id[*idlen - n - 1] == '/' &&
-            memcmp(id + *idlen - n, subs[i], n) == 0) {
-            *idlen -= n + 1;
-            return subs[i];
-        }
-    }
-    return "";
+    return sb_reply_json(req, 200, list_kind(c->s, c->kind), NULL, c->s->revision);
 }
 
-int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
+int sb_h_get_doc(h2o_req_t *req, const sb_call *c)
 {
-    const char *actor = NULL;
-    sb_snapshot *s = sb_req_snapshot(req);
-    if (sb_require_scope(req, s, SB_SCOPE_ADMIN, &actor) != 0)
-        return 0;
-    const char *rest = path + 6; /* after "/admin" */
-    size_t rlen = len - 6;
-    if (rlen == 4 && memcmp(rest, "/txn", 4) == 0)
-        return method_is(req, "POST") ? txn(req, actor) : method_not_allowed(req, "POST");
-    if (rlen == 6 && memcmp(rest, "/audit", 6) == 0)
-        return method_is(req, "GET") || method_is(req, "HEAD")
-                   ? audit(req, s)
-                   : method_not_allowed(req, "GET, HEAD");
+    return get_doc(req, c->s, c->kind, c->arg.base);
+}
+
+int sb_h_write_doc(h2o_req_t *req, const sb_call *c)
+{
+    int type = method_is(req, "PUT")     ? SB_OP_PUT
+               : method_is(req, "PATCH") ? SB_OP_PATCH
+                                         : SB_OP_DELETE;
+    return write_doc(req, c->actor, type, c->kind, c->arg.base);
+}
+
+int sb_h_rollback(h2o_req_t *req, const sb_call *c)
+{
+    return rollback(req, c->actor, c->kind, c->arg.base);
+}
+
+int sb_h_txn(h2o_req_t *req, const sb_call *c)
+{
+    return txn(req, c->actor);
+}
+
+int sb_h_history(h2o_req_t *req, const sb_call *c)
+{
+    return history(req, c->s, c->kind, c->arg.base);
+}
+
+int sb_h_audit(h2o_req_t *req, const sb_call *c)
+{
+    return audit(req, c->s);
+}
+
+/* A path under /admin that no route takes: what is wrong with it. */
+int sb_h_admin_unknown(h2o_req_t *req, const sb_call *c)
+{
+    (void)c;
+    const char *rest = req->path_normalized.base + 6; /* after "/admin" */
+    size_t rlen = req->path_normalized.len - 6;
     if (rlen < 2)
         return sb_reply_problem(
             req, sb_problem(SB_P_NOT_FOUND, NULL, "use /admin/<kind>[/<id>] or /admin/txn"));
@@ -421,38 +432,14 @@ int sb_handle_admin(h2o_req_t *req, const char *path, size_t len)
                                                 "no kind '%.*s': the kinds are providers, roles, "
                                                 "failback, models and tenants",
                                                 (int)(klen > 64 ? 64 : klen), rest));
-    if (slash == NULL || slash + 1 == rest + rlen) {
-        if (method_is(req, "GET") || method_is(req, "HEAD"))
-            return sb_reply_json(req, 200, list_kind(s, kind), NULL, s->revision);
-        return method_not_allowed(req, "GET, HEAD");
-    }
     const char *id = slash + 1;
     size_t idlen = (size_t)(rest + rlen - id);
-    const char *sub = sub_resource(id, &idlen);
-    if (!sb_id_valid(kind, id, idlen))
-        return sb_reply_problem(
-            req, sb_problem(SB_P_BAD_REQUEST, NULL,
-                            kind == SB_FAILBACK || kind == SB_MODELS
-                                ? "'%.*s' is not a valid model id: 1-200 printable ASCII "
-                                  "characters without spaces, quotes or backslashes"
-                                : "'%.*s' is not a valid name: it must match "
-                                  "^[a-z0-9][a-z0-9._-]{0,63}$",
-                            (int)(idlen > 200 ? 200 : idlen), id));
-    char *idz = h2o_strdup(&req->pool, id, idlen).base;
-    if (strcmp(sub, "history") == 0)
-        return method_is(req, "GET") || method_is(req, "HEAD")
-                   ? history(req, s, kind, idz)
-                   : method_not_allowed(req, "GET, HEAD");
-    if (strcmp(sub, "rollback") == 0)
-        return method_is(req, "POST") ? rollback(req, actor, kind, idz)
-                                      : method_not_allowed(req, "POST");
-    if (method_is(req, "GET") || method_is(req, "HEAD"))
-        return get_doc(req, s, kind, idz);
-    if (method_is(req, "PUT"))
-        return write_doc(req, actor, SB_OP_PUT, kind, idz);
-    if (method_is(req, "PATCH"))
-        return write_doc(req, actor, SB_OP_PATCH, kind, idz);
-    if (method_is(req, "DELETE"))
-        return write_doc(req, actor, SB_OP_DELETE, kind, idz);
-    return method_not_allowed(req, "GET, HEAD, PUT, PATCH, DELETE");
+    return sb_reply_problem(
+        req, sb_problem(SB_P_BAD_REQUEST, NULL,
+                        kind == SB_FAILBACK || kind == SB_MODELS
+                            ? "'%.*s' is not a valid model id: 1-200 printable ASCII "
+                              "characters without spaces, quotes or backslashes"
+                            : "'%.*s' is not a valid name: it must match "
+                              "^[a-z0-9][a-z0-9._-]{0,63}$",
+                        (int)(idlen > 200 ? 200 : idlen), id));
 }

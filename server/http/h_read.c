@@ -4,6 +4,7 @@
  * Every answer is a lookup in the thread's current snapshot and a copy of prepared bytes.
  */
 #include "dashboard.h"
+#include "handlers.h"
 #include "http.h"
 #include "core/metrics.h"
 #include "problem.h"
@@ -11,11 +12,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-static bool path_is(const char *path, size_t len, const char *want)
-{
-    return strlen(want) == len && memcmp(path, want, len) == 0;
-}
 
 /* GET /: the dashboard. Served without a token even under --read-auth: the page holds no data,
  * and asks for a token when its own reads are refused. */
@@ -56,58 +52,77 @@ static int reply_or_watch(h2o_req_t *req, sb_snapshot *s, const sb_body *b, cons
     return sb_reply_body(req, b, s->revision, wait > 0);
 }
 
-int sb_handle_read(h2o_req_t *req, const char *path, size_t len)
+int sb_h_health(h2o_req_t *req, const sb_call *c)
 {
-    sb_snapshot *s = sb_req_snapshot(req);
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
-                       H2O_STRLIT("GET, HEAD"));
-        return sb_reply_problem(
-            req, sb_problem(SB_P_METHOD, NULL, "%.*s only answers GET", (int)len, path));
-    }
-    if (path_is(path, len, "/healthz"))
-        return sb_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), NULL, s->revision);
-    if (path_is(path, len, "/readyz"))
-        return sb_reply_json(
-            req, 200,
-            json_pack("{s:s, s:I}", "status", "ready", "revision", (json_int_t)s->revision), NULL,
-            s->revision);
-    if (path_is(path, len, "/"))
-        return reply_dashboard(req, s->revision);
-    if (sb_req_opts()->read_auth && sb_require_scope(req, s, SB_SCOPE_READ, NULL) != 0)
-        return 0;
-    if (path_is(path, len, "/metrics")) {
-        sb_metrics_state st = {s->revision, s->n_global, s->n_tenant, 0, 0};
-        size_t n;
-        sb_store_usage(sb_req_opts()->store, &st.map_used, &st.map_size);
-        char *text = sb_metrics_render(&st, &n);
-        sb_reply_text(req, "text/plain; version=0.0.4; charset=utf-8", text, n, s->revision);
-        free(text);
-        return 0;
-    }
+    return sb_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), NULL, c->s->revision);
+}
 
-    h2o_iovec_t tenant = sb_query_param(req, "tenant");
-    if (tenant.base != NULL && !sb_name_valid(tenant.base, tenant.len))
+int sb_h_ready(h2o_req_t *req, const sb_call *c)
+{
+    return sb_reply_json(
+        req, 200,
+        json_pack("{s:s, s:I}", "status", "ready", "revision", (json_int_t)c->s->revision), NULL,
+        c->s->revision);
+}
+
+int sb_h_dashboard(h2o_req_t *req, const sb_call *c)
+{
+    return reply_dashboard(req, c->s->revision);
+}
+
+int sb_h_metrics(h2o_req_t *req, const sb_call *c)
+{
+    const sb_snapshot *s = c->s;
+    sb_metrics_state st = {s->revision, s->n_global, s->n_tenant, 0, 0};
+    size_t n;
+    sb_store_usage(sb_req_opts()->store, &st.map_used, &st.map_size);
+    char *text = sb_metrics_render(&st, &n);
+    sb_reply_text(req, "text/plain; version=0.0.4; charset=utf-8", text, n, s->revision);
+    free(text);
+    return 0;
+}
+
+/* ?tenant=, a name or absent; -1 (answered 400) when it is not a name. */
+static int tenant_param(h2o_req_t *req, h2o_iovec_t *tenant)
+{
+    *tenant = sb_query_param(req, "tenant");
+    if (tenant->base != NULL && !sb_name_valid(tenant->base, tenant->len))
         return sb_reply_problem(req, sb_problem(SB_P_BAD_REQUEST, NULL,
                                                 "tenant must be a name matching "
-                                                "^[a-z0-9][a-z0-9._-]{0,63}$"));
-    if (path_is(path, len, "/config") || path_is(path, len, "/config/"))
-        return sb_reply_body(req, sb_snapshot_config(s, tenant.base, tenant.len), s->revision,
-                             false);
-    if (len > 8 && memcmp(path, "/config/", 8) == 0) {
-        const char *role = path + 8;
-        size_t rlen = len - 8;
-        const sb_answer *a = sb_name_valid(role, rlen)
-                                 ? sb_snapshot_answer(s, role, rlen, tenant.base, tenant.len)
-                                 : NULL;
-        if (a == NULL)
-            return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no role named '%.*s'",
-                                                    (int)(rlen > 64 ? 64 : rlen), role));
-        return reply_or_watch(req, s, &a->body, role, rlen, tenant);
-    }
-    if (path_is(path, len, "/topology"))
-        return reply_or_watch(req, s, sb_snapshot_topology(s), NULL, 0, (h2o_iovec_t){NULL, 0});
-    return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no endpoint at %.*s",
-                                            (int)(len > 200 ? 200 : len), path));
+                                                "^[a-z0-9][a-z0-9._-]{0,63}$")),
+               -1;
+    return 0;
+}
+
+int sb_h_config_all(h2o_req_t *req, const sb_call *c)
+{
+    h2o_iovec_t tenant;
+    if (tenant_param(req, &tenant) != 0)
+        return 0;
+    return sb_reply_body(req, sb_snapshot_config(c->s, tenant.base, tenant.len), c->s->revision,
+                         false);
+}
+
+int sb_h_config(h2o_req_t *req, const sb_call *c)
+{
+    h2o_iovec_t tenant;
+    if (tenant_param(req, &tenant) != 0)
+        return 0;
+    const char *role = c->arg.base;
+    size_t rlen = c->arg.len;
+    const sb_answer *a = sb_name_valid(role, rlen)
+                             ? sb_snapshot_answer(c->s, role, rlen, tenant.base, tenant.len)
+                             : NULL;
+    if (a == NULL)
+        return sb_reply_problem(req, sb_problem(SB_P_NOT_FOUND, NULL, "no role named '%.*s'",
+                                                (int)(rlen > 64 ? 64 : rlen), role));
+    return reply_or_watch(req, c->s, &a->body, role, rlen, tenant);
+}
+
+int sb_h_topology(h2o_req_t *req, const sb_call *c)
+{
+    h2o_iovec_t tenant;
+    if (tenant_param(req, &tenant) != 0)
+        return 0;
+    return reply_or_watch(req, c->s, sb_snapshot_topology(c->s), NULL, 0, (h2o_iovec_t){NULL, 0});
 }

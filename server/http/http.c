@@ -5,6 +5,7 @@
  * away meanwhile is detached by a guard in its pool, so the late answer is dropped safely.
  */
 #include "http.h"
+#include "routes.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "watch.h"
@@ -553,18 +554,15 @@ static int check_framing(h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
-    const char *path = req->path_normalized.base;
-    size_t len = req->path_normalized.len;
-    sb_req_answering(req, sb_metrics_route(req->method.base, req->method.len, path, len),
-                     sb_metrics_now_ns());
+    sb_found m; /* the request's route, looked up once: its label, then its handler */
+    sb_route_match(req, &m);
+    sb_req_answering(req, m.label, sb_metrics_now_ns());
     if (atomic_load_explicit(&S.connections, memory_order_relaxed) > S.opts.max_connections &&
         refuse_over_limit(req) != 0)
         return 0;
     if (req->entity.base != NULL && check_framing(req) != 0)
         return 0;
-    if (len >= 6 && memcmp(path, "/admin", 6) == 0 && (len == 6 || path[6] == '/'))
-        return sb_handle_admin(req, path, len);
-    return sb_handle_read(req, path, len);
+    return sb_route_run(req, &m);
 }
 
 /* ---- listeners and threads ---- */

@@ -108,7 +108,4 @@ int64_t sb_query_number(h2o_req_t *req, const char *name, int64_t def, int64_t l
 /** The watches of the request's thread. */
 struct sb_watches *sb_req_watches(h2o_req_t *req);
 
-int sb_handle_read(h2o_req_t *req, const char *path, size_t len);
-int sb_handle_admin(h2o_req_t *req, const char *path, size_t len);
-
 #endif
