@@ -2,7 +2,7 @@
  * The parsers of what a request carries in its headers and query string: entity-tag lists,
  * If-Match, query parameters, whole numbers, flags and traceparent. Pure functions of
  * (bytes, length): no h2o, no store, no allocation, so they are unit-tested and fuzzed on
- * their own. The handlers call them and answer the 400s (http.c, h_admin.c).
+ * their own. The handlers call them and answer the 400s (reply.c, docs.c).
  * Everything here is thread-safe.
  */
 #ifndef SB_PARSE_H

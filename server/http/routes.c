@@ -1,7 +1,7 @@
 /* The route table and its dispatch (see routes.h). */
 #include "routes.h"
 #include "handlers.h"
-#include "http.h"
+#include "reply.h"
 #include "problem.h"
 
 #include <string.h>

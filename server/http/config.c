@@ -1,36 +1,13 @@
 /*
- * The read API, the hot path: GET /config/<role>, /config, /topology, /healthz, /readyz, /metrics
- * and / (the dashboard page).
- * Every answer is a lookup in the thread's current snapshot and a copy of prepared bytes.
+ * The read API, the hot path: GET /config/<role>, /config and /topology, each with ?tenant=, and
+ * their long-polls (?wait=). Every answer is a lookup in the thread's current snapshot and a copy
+ * of prepared bytes.
  */
-#include "dashboard.h"
 #include "handlers.h"
-#include "http.h"
-#include "core/metrics.h"
 #include "problem.h"
-#include "watch.h"
+#include "reply.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-/* GET /: the dashboard. Served without a token even under --read-auth: the page holds no data,
- * and asks for a token when its own reads are refused. */
-static int reply_dashboard(h2o_req_t *req, uint64_t revision)
-{
-    static const struct {
-        const char *name, *value;
-    } headers[] = {
-        {"content-security-policy", sb_dashboard_csp},
-        {"x-content-type-options", "nosniff"},
-        {"referrer-policy", "no-referrer"},
-    };
-    for (size_t i = 0; i < sizeof headers / sizeof *headers; i++)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, headers[i].name,
-                              strlen(headers[i].name), 0, NULL, headers[i].value,
-                              strlen(headers[i].value));
-    return sb_reply_static(req, "text/html; charset=utf-8", sb_dashboard_etag, sb_dashboard_html,
-                           sb_dashboard_len, revision);
-}
 
 /* ?wait=S as whole seconds, cut to SB_WAIT_MAX; 0 when absent; -1 (answered 400) when bad. */
 static int wait_seconds(h2o_req_t *req)
@@ -50,36 +27,6 @@ static int reply_or_watch(h2o_req_t *req, sb_snapshot *s, const sb_body *b, cons
         return sb_watch_start(sb_req_watches(req), req, role, role_len, tenant.base, tenant.len,
                               b->etag, (unsigned)wait);
     return sb_reply_body(req, b, s->revision, wait > 0);
-}
-
-int sb_h_health(h2o_req_t *req, const sb_call *c)
-{
-    return sb_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), NULL, c->s->revision);
-}
-
-int sb_h_ready(h2o_req_t *req, const sb_call *c)
-{
-    return sb_reply_json(
-        req, 200,
-        json_pack("{s:s, s:I}", "status", "ready", "revision", (json_int_t)c->s->revision), NULL,
-        c->s->revision);
-}
-
-int sb_h_dashboard(h2o_req_t *req, const sb_call *c)
-{
-    return reply_dashboard(req, c->s->revision);
-}
-
-int sb_h_metrics(h2o_req_t *req, const sb_call *c)
-{
-    const sb_snapshot *s = c->s;
-    sb_metrics_state st = {s->revision, s->n_global, s->n_tenant, 0, 0};
-    size_t n;
-    sb_store_usage(sb_req_opts()->store, &st.map_used, &st.map_size);
-    char *text = sb_metrics_render(&st, &n);
-    sb_reply_text(req, "text/plain; version=0.0.4; charset=utf-8", text, n, s->revision);
-    free(text);
-    return 0;
 }
 
 /* ?tenant=, a name or absent; -1 (answered 400) when it is not a name. */

@@ -1,7 +1,7 @@
 /*
  * Long-poll watches (see watch.h for what and the threading model).
  */
-#include "http.h"
+#include "reply.h"
 #include "problem.h"
 #include "watch.h"
 

@@ -1,10 +1,10 @@
 /*
- * The admin API: GET/PUT/PATCH/DELETE /admin/<kind>[/<id>] and POST /admin/txn. Reads come
- * from the snapshot; writes are parsed and checked for form here, then handed to the writer
+ * The documents: GET/PUT/PATCH/DELETE /admin/<kind>[/<id>], rollback and POST /admin/txn. Reads
+ * come from the snapshot; writes are parsed and checked for form here, then handed to the writer
  * thread (writer.c), which checks them against the current state and answers.
  */
 #include "handlers.h"
-#include "http.h"
+#include "reply.h"
 #include "core/doc.h"
 #include "problem.h"
 
@@ -283,67 +283,6 @@ static int txn(h2o_req_t *req, const char *actor)
     return 0;
 }
 
-/* ?since=REV&limit=N of a paginated listing; -1 when one was bad (answered 400). *since is
- * SB_STORE_NEWEST when the request has no since. */
-static int page_params(h2o_req_t *req, uint64_t *since, size_t *limit)
-{
-    bool given = sb_query_param(req, "since").base != NULL;
-    int64_t from = sb_query_number(req, "since", 0, 0, INT64_MAX / 2);
-    int64_t n = from < 0 ? -1 : sb_query_number(req, "limit", 100, 1, 1000);
-    *since = given ? (uint64_t)from : SB_STORE_NEWEST;
-    *limit = (size_t)n;
-    return n < 0 ? -1 : 0;
-}
-
-static json_t *next_page(uint64_t next)
-{
-    return next ? json_integer((json_int_t)next) : json_null();
-}
-
-/* GET /admin/<kind>/<id>/history?since=REV&limit=N */
-static int history(h2o_req_t *req, const sb_snapshot *s, int kind, const char *id)
-{
-    uint64_t since, next;
-    size_t limit;
-    if (page_params(req, &since, &limit) != 0)
-        return 0;
-    if (since == SB_STORE_NEWEST) /* a document's history starts at its first version */
-        since = 0;
-    json_t *versions;
-    int rc = sb_store_history(sb_req_opts()->store, kind, id, since, limit, &versions, &next);
-    if (rc != 0)
-        return sb_reply_problem(req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s",
-                                                sb_store_error(sb_req_opts()->store, rc)));
-    if (json_array_size(versions) == 0 && since == 0) {
-        json_decref(versions);
-        return sb_reply_problem(
-            req, sb_problem(SB_P_NOT_FOUND, NULL, "%s/%s has no history", sb_kind_names[kind], id));
-    }
-    char key[300];
-    snprintf(key, sizeof key, "%s/%s", sb_kind_names[kind], id);
-    return sb_reply_json(
-        req, 200,
-        json_pack("{s:s, s:o, s:o}", "key", key, "versions", versions, "next", next_page(next)),
-        NULL, s->revision);
-}
-
-/* GET /admin/audit[?since=REV][&limit=N]: without since, the newest page */
-static int audit(h2o_req_t *req, const sb_snapshot *s)
-{
-    uint64_t since, next;
-    size_t limit;
-    if (page_params(req, &since, &limit) != 0)
-        return 0;
-    json_t *entries;
-    int rc = sb_store_audit(sb_req_opts()->store, since, limit, &entries, &next);
-    if (rc != 0)
-        return sb_reply_problem(req, sb_problem(SB_P_UNAVAILABLE, NULL, "the store: %s",
-                                                sb_store_error(sb_req_opts()->store, rc)));
-    return sb_reply_json(req, 200,
-                         json_pack("{s:o, s:o}", "entries", entries, "next", next_page(next)), NULL,
-                         s->revision);
-}
-
 /* POST /admin/<kind>/<id>/rollback {"to": REV} */
 static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
 {
@@ -375,7 +314,6 @@ static int rollback(h2o_req_t *req, const char *actor, int kind, const char *id)
     return 0;
 }
 
-/* Splits a trailing "/history" or "/rollback" off id; returns which, or "". */
 int sb_h_list(h2o_req_t *req, const sb_call *c)
 {
     return sb_reply_json(req, 200, list_kind(c->s, c->kind), NULL, c->s->revision);
@@ -402,16 +340,6 @@ int sb_h_rollback(h2o_req_t *req, const sb_call *c)
 int sb_h_txn(h2o_req_t *req, const sb_call *c)
 {
     return txn(req, c->actor);
-}
-
-int sb_h_history(h2o_req_t *req, const sb_call *c)
-{
-    return history(req, c->s, c->kind, c->arg.base);
-}
-
-int sb_h_audit(h2o_req_t *req, const sb_call *c)
-{
-    return audit(req, c->s);
 }
 
 /* A path under /admin that no route takes: what is wrong with it. */
