@@ -7,6 +7,7 @@
   server/http/   loops, replies, resources: core/ and h2o (never store/: it reaches the store
                  through core's interface)
   server/cli/    the command line: any of them
+  common/        what the server and the client library share: libc only
 
 Fails, naming the file and line, when an include breaks a rule; and when the folders' imports
 form a cycle."""
@@ -15,11 +16,13 @@ import re
 import sys
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server")
-allowed = {"core": {"core"}, "store": {"store", "core"}, "http": {"http", "core"},
-           "cli": {"cli", "core", "store", "http"}}
+common = os.path.join(root, "..", "common")
+allowed = {"core": {"core", "common"}, "store": {"store", "core", "common"},
+           "http": {"http", "core", "common"}, "cli": {"cli", "core", "store", "http", "common"}}
 # System headers a layer may not use (besides what every layer may).
 forbidden = {"core": ("h2o", "lmdb.h", "openssl/ssl.h", "curl"), "store": ("h2o", "curl"),
              "http": ("lmdb.h", "curl"), "cli": ("curl",)}
+# common/ (shared with the client library) is checked too: libc only.
 include = re.compile(r'^\s*#\s*include\s+([<"])([^">]+)[">]')
 
 errors, edges = [], set()
@@ -45,6 +48,14 @@ for folder in allowed:
                 edges.add((folder, top))
                 if top not in allowed[folder]:
                     errors.append(f'{rel}:{no}: {folder}/ may not include "{target}"')
+
+# common/: libc headers only, and nothing of the project's but itself.
+for name in sorted(os.listdir(common)):
+    for no, line in enumerate(open(os.path.join(common, name), encoding="utf-8"), 1):
+        m = include.match(line)
+        if m and (m.group(1) == '"' and "/" in m.group(2) or
+                  m.group(1) == "<" and not m.group(2).startswith(("std", "string.h", "stdio.h"))):
+            errors.append(f"common/{name}:{no}: common/ includes only libc and itself, not {m.group(2)}")
 
 # A cycle between folders: depth-first search over the folder graph.
 graph = {f: {t for (s, t) in edges if s == f and t != f} for f in allowed}

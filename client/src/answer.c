@@ -9,17 +9,11 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "common/names.h"
 
 bool sbc_name_valid(const char *s)
 {
-    size_t n = 0;
-    for (; s[n] != '\0'; n++) {
-        char ch = s[n];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-        if (n == 64 || !(alnum || (n > 0 && (ch == '.' || ch == '_' || ch == '-'))))
-            return false;
-    }
-    return n > 0;
+    return sb_name_ok(s, strnlen(s, 65));
 }
 
 /* One allocation: the struct, the fallback pointers, then every string. */

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 
 #include "internal.h"
+#include "common/names.h"
 
 #define TTL_DEFAULT      5000
 #define TIMEOUT_DEFAULT  500
@@ -130,10 +131,7 @@ static int64_t now_ms(sb_client *c)
 
 static uint64_t hash_role(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3u;
-    return h;
+    return sb_fnv1a(SB_FNV_SEED, s, strlen(s));
 }
 
 static entry *table_find(table *t, const char *role, uint64_t h)

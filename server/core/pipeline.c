@@ -11,6 +11,7 @@
  * JSON from it and sb_resolve_text canonical bytes, so the two cannot disagree.
  */
 #include "pipeline.h"
+#include "common/names.h"
 
 #include <string.h>
 
@@ -26,9 +27,7 @@ uint64_t sb_deps_key(int kind, const char *id)
 
 uint64_t sb_deps_keyn(int kind, const char *id, size_t len)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a, then a finaliser */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+    uint64_t h = sb_fnv1a(SB_FNV_SEED ^ (uint64_t)kind, id, len); /* then a finaliser */
     h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull; /* splitmix64's, so every bit depends on all */
     h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
     return h ^ (h >> 31);

@@ -1,5 +1,6 @@
 /* Helpers shared by the daemon: see util.h. */
 #include "util.h"
+#include "common/names.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -22,16 +23,7 @@ int sb_kind_lookup(const char *s, size_t len)
 
 bool sb_name_valid(const char *s, size_t len)
 {
-    if (len == 0 || len > 64)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  (i > 0 && (c == '.' || c == '_' || c == '-'));
-        if (!ok)
-            return false;
-    }
-    return true;
+    return sb_name_ok(s, len);
 }
 
 bool sb_model_id_valid(const char *s, size_t len)

@@ -5,6 +5,7 @@
  */
 #include "handlers.h"
 #include "reply.h"
+#include "common/names.h"
 #include "core/doc.h"
 #include "problem.h"
 
@@ -162,10 +163,10 @@ static int get_doc(h2o_req_t *req, const sb_snapshot *s, int kind, const char *i
     if (v == NULL)
         return sb_reply_problem(
             req, sb_problem(SB_P_NOT_FOUND, NULL, "%s/%s does not exist", sb_kind_names[kind], id));
-    char etag[32];
-    snprintf(etag, sizeof etag, "\"r%lld\"",
-             (long long)json_integer_value(
-                 json_object_get(json_object_get(s->revs, sb_kind_names[kind]), id)));
+    char etag[24];
+    sb_revision_tag((uint64_t)json_integer_value(
+                        json_object_get(json_object_get(s->revs, sb_kind_names[kind]), id)),
+                    etag);
     if (sb_if_none_match(req, etag)) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL,
                        h2o_strdup(&req->pool, etag, SIZE_MAX).base, strlen(etag));

@@ -4,6 +4,7 @@
  * request whose client went away meanwhile is detached by a guard in its pool, so the late
  * answer is dropped safely.
  */
+#include "common/names.h"
 #include "problem.h"
 #include "reply.h"
 
@@ -74,10 +75,10 @@ void sb_writes_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         h2o_linklist_unlink(&m->link);
         pending *p = H2O_STRUCT_FROM_MEMBER(pending, msg, m);
         if (p->req != NULL) {
-            char etag[32];
+            char etag[24];
             const char *tag = NULL;
             if (!p->w.error && p->w.n_ops == 1 && p->w.revision != 0) {
-                snprintf(etag, sizeof etag, "\"r%llu\"", (unsigned long long)p->w.revision);
+                sb_revision_tag(p->w.revision, etag);
                 tag = etag;
             }
             if (p->w.trace_id[0]) { /* the trace this write belongs to, for the caller's logs */
