@@ -12,6 +12,7 @@
  */
 #include "snapshot.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -605,13 +606,23 @@ static void *run_job(void *arg)
     return NULL;
 }
 
-/* Builds the touched roles' entries, on two threads when there are enough of them: they only
- * read the documents and prev, and each thread has its own scratch space. */
+/* Builds the touched roles' entries, on two threads when there are enough of them and more than
+ * one CPU to run them: they only read the documents and prev, and each thread has its own
+ * scratch space. */
+/* Whether this process may run on more than one CPU: on one, a second thread only competes
+ * with the event loops. */
+static bool several_cpus(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1;
+}
+
 static void build_touched(const builder *b, const names *touched, sb_entry **old, sb_entry **built)
 {
     job jobs[2] = {{b, touched, old, built, 0, 1}, {b, touched, old, built, 1, 2}};
     pthread_t helper;
-    if (touched->n < PARALLEL_MIN || pthread_create(&helper, NULL, run_job, &jobs[1]) != 0) {
+    if (touched->n < PARALLEL_MIN || !several_cpus() ||
+        pthread_create(&helper, NULL, run_job, &jobs[1]) != 0) {
         run_job(&jobs[0]);
         return;
     }

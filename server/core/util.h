@@ -1,6 +1,13 @@
 /*
- * Small helpers shared by every part of the daemon: name checks, ETags, a growable byte
- * buffer and allocation that aborts on out-of-memory (the daemon's policy, like h2o's and
+ * server/core/: what switchboard is, with no network and no storage engine in it: documents and
+ * their rules (doc.c), filter-then-select (pipeline.c), the snapshot the read path serves and
+ * the plan of a write (snapshot.c), the writer thread (writer.c), the store interface the
+ * engines implement (store.h), the kinds of failure (error.h), logs and metrics. It may include
+ * libc, pthreads, jansson, OpenSSL's digests and common/; never h2o, LMDB, store/ or http/
+ * (tests/check_layers.py checks it, and the build links it without them).
+ *
+ * This header: small helpers shared by every part of the daemon: name checks, ETags, a growable
+ * byte buffer and allocation that aborts on out-of-memory (the daemon's policy, like h2o's and
  * Redis'). Everything here is pure and thread-safe.
  */
 #ifndef SB_UTIL_H
