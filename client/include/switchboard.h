@@ -116,7 +116,10 @@ typedef struct sb_options {
 } sb_options;
 
 /* An sb_options with its size set and every other field at its default. */
-#define SB_OPTIONS_INIT {sizeof(sb_options), NULL, NULL, NULL, 0, 0, NULL, 0}
+#define SB_OPTIONS_INIT                                                                            \
+    {                                                                                              \
+        sizeof(sb_options), NULL, NULL, NULL, 0, 0, NULL, 0                                        \
+    }
 
 /**
  * Opens a client. Nothing is fetched until the first sb_route_get.
