@@ -1,4 +1,4 @@
-/* Document validation and merge patch (server/core/doc.c), and the name rules (server/core/util.c). */
+/* Document validation and merge patch (server/core/doc.c), and the name rules (common/names.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
