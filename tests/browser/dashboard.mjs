@@ -409,6 +409,26 @@ await step('an empty store behind --read-auth: the page asks for a token; a read
   await waitFor("openai's switch", async () => (await switchOf('openai').getAttribute('aria-pressed')) === 'false');
 });
 
+await step('a plan larger than a page shows its counts and says how many changes are not listed', async () => {
+  // 130 roles on openai (switched off above), with a fallback on a provider that has no switch.
+  const ops = [];
+  for (let i = 0; i < 130; i++)
+    ops.push({ op: 'put', key: `roles/bulk-${String(i).padStart(3, '0')}`,
+      value: { primary: `openai/m${i}`, fallbacks: ['other/x'] } });
+  eq((await api('POST', '/admin/txn', { body: { ops }, auth: true })).status, 200, 'the roles over HTTP');
+  await waitFor('the roles on the page', async () => (await page.locator('#roles tbody tr').count()) >= 130);
+  await switchOf('openai').click();
+  await page.waitForSelector('#plan[open]');
+  const dry = await api('PUT', '/admin/providers/openai?dry_run=1', { body: { enabled: true }, auth: true });
+  eq(dry.json.counts.changes, 130, 'the dry run counts every change');
+  eq(await page.locator('#plan-changes tbody tr').count(), 100, 'the rows of the first page');
+  eq(await page.textContent('#plan-summary'),
+    `At revision ${dry.json.revision}, this changes 130 answers (130 for everyone). The first 100 are listed, 30 more are not:`,
+    'the summary');
+  await page.click('#plan-cancel');
+  await waitFor('the plan to close', async () => !(await page.locator('#plan[open]').count()));
+});
+
 await step('the second server stops cleanly too', async () => {
   await browser.close();
   browser = null;
