@@ -956,8 +956,8 @@ static void plan_pair(sb_plan *p, size_t limit, const char *role, const char *te
     if (k < p->from)
         return;
     if (k - p->from >= limit) {
-        if (p->next == 0)
-            p->next = k;
+        if (limit > 0 && k - p->from == limit)
+            p->next = k; /* the first change past the page */
         return;
     }
     json_array_append_new(
@@ -966,7 +966,9 @@ static void plan_pair(sb_plan *p, size_t limit, const char *role, const char *te
                                 answer_json(before), "after", answer_json(after))));
 }
 
-/* The tenants with an answer of their own in old or new (either may be NULL), in order. */
+/* One role's pairs: everyone's answer, then each tenant with an answer of its own in old or new
+ * (either entry may be NULL), by name; where a tenant has none on one side, its readers read
+ * the global answer there. */
 static void plan_entry(sb_plan *p, size_t limit, const sb_entry *old, const sb_entry *new)
 {
     const char *role = old ? old->role : new->role;
@@ -979,8 +981,6 @@ static void plan_entry(sb_plan *p, size_t limit, const sb_entry *old, const sb_e
         const char *tenant = c <= 0 ? old->tenants[i]->tenant : new->tenants[k]->tenant;
         const sb_answer *before = c <= 0 ? old->tenants[i++] : old ? old->global : NULL;
         const sb_answer *after = c >= 0 ? new->tenants[k++] : new ? new->global : NULL;
-        /* A tenant whose readers had an answer of their own keeps reading the global one when
-         * the role is deleted with its answers: that is a change, but no lost route. */
         plan_pair(p, limit, role, tenant, before, after);
     }
 }

@@ -153,7 +153,8 @@ typedef struct sb_plan {
     size_t global;     /* of which global answers (every tenant that does not shape the role) */
     json_t *tenants;   /* {tenant: answers that differ for that tenant's readers alone} */
     json_t *listed;    /* [{"role", "tenant", "before", "after"}], before/after null when absent */
-    size_t from, next; /* the first listed change; the first one not listed (0: none left) */
+    size_t from, next; /* the first listed change; the first one past the page (0: none, or
+                          nothing was to be listed) */
     json_t *lost;      /* every {"role", "tenant"} that loses its route */
 } sb_plan;
 
