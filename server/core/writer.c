@@ -1,9 +1,10 @@
 /*
  * The writer thread (see writer.h). It owns the only mutable view of the configuration: the
  * snapshot it last published. A write goes
- *   plan (copy-on-write of the touched kinds, conditions, merge patch, validation)
- *   -> sb_store_commit (one durable transaction)
- *   -> sb_snapshot_build -> sb_snapshot_publish -> done().
+ *   plan_ops (copy-on-write of the touched kinds, conditions, merge patch, validation)
+ *   -> sb_snapshot_build (only the roles the write touches) -> sb_snapshot_plan (the dry run's
+ *      answer, and the no-route guard)
+ *   -> sb_store_commit (one durable transaction) -> sb_snapshot_publish -> done().
  * Because a write is answered only after its snapshot is published, the next GET anywhere
  * sees it. A write whose plan changes no document stops after the plan: it is answered with
  * the current revision and "changed": false, and nothing is committed or published.
